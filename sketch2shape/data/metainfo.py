@@ -1,0 +1,102 @@
+"""``metainfo.csv``: which shapes a dataset has, their integer label and their split.
+
+Labels are contiguous: train shapes first (0..n_train-1), then val, then test, as in the original
+README. The label of a train shape is also the row of its latent code in DeepSDF's embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sketch2shape.utils.io import atomic_path
+
+SPLITS = ("train", "val", "test")
+COLUMNS = ("obj_id", "label", "split")
+
+
+class MetainfoError(ValueError):
+    """A metainfo.csv that does not follow the contract above."""
+
+
+def split_counts(sizes: Mapping[str, int]) -> dict[str, int]:
+    """Validated ``{split: count}`` for every split (missing splits count 0)."""
+    unknown = set(sizes) - set(SPLITS)
+    if unknown:
+        raise MetainfoError(f"unknown split(s) {sorted(unknown)} in sizes; accepted: {', '.join(SPLITS)}")
+    counts = {split: int(sizes.get(split, 0)) for split in SPLITS}
+    if any(n < 0 for n in counts.values()):
+        raise MetainfoError(f"split sizes must be >= 0, got {counts}")
+    return counts
+
+
+def seeded_order(obj_ids: Sequence[str], seed: int) -> list[str]:
+    """The sorted ids in a seeded random order: depends only on the set of ids and the seed."""
+    ids = sorted(set(obj_ids))
+    return [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+
+
+def assign_splits(ordered_ids: Sequence[str], counts: Mapping[str, int]) -> pd.DataFrame:
+    """Give the first ``counts['train']`` ids to train, the next to val, then test.
+
+    Ids are sorted inside each split and labelled contiguously in split order.
+    """
+    needed = sum(counts.values())
+    if len(ordered_ids) < needed:
+        raise MetainfoError(f"need {needed} shapes for splits {dict(counts)}, but only {len(ordered_ids)} are available")
+    rows, start = [], 0
+    for split in SPLITS:
+        for obj_id in sorted(ordered_ids[start : start + counts.get(split, 0)]):
+            rows.append((obj_id, len(rows), split))
+        start += counts.get(split, 0)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def make_splits(obj_ids: Sequence[str], sizes: Mapping[str, int], seed: int) -> pd.DataFrame:
+    """Pick ``sizes[split]`` shapes per split from ``obj_ids``, deterministically."""
+    return assign_splits(seeded_order(obj_ids, seed), split_counts(sizes))
+
+
+def write_metainfo(path: str | Path, metainfo: pd.DataFrame) -> None:
+    validate_metainfo(metainfo, path)
+    with atomic_path(path) as tmp:
+        metainfo.loc[:, list(COLUMNS)].to_csv(tmp, index=False)
+
+
+def read_metainfo(path: str | Path) -> pd.DataFrame:
+    """Read and validate a metainfo.csv; errors name the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: create the dataset first (scripts/copy_shapenet.py for ShapeNet, "
+            "scripts/preprocess_data.py generates procedural datasets)"
+        )
+    metainfo = pd.read_csv(path, dtype={"obj_id": str, "split": str})
+    validate_metainfo(metainfo, path)
+    return metainfo
+
+
+def validate_metainfo(metainfo: pd.DataFrame, path: str | Path = "metainfo") -> None:
+    missing = [c for c in COLUMNS if c not in metainfo.columns]
+    if missing:
+        raise MetainfoError(f"{path}: missing column(s) {missing}; expected columns {','.join(COLUMNS)}")
+    bad_split = sorted(set(metainfo["split"]) - set(SPLITS))
+    if bad_split:
+        raise MetainfoError(f"{path}: unknown split value(s) {bad_split}; accepted: {', '.join(SPLITS)}")
+    if metainfo["obj_id"].duplicated().any():
+        dup = metainfo.loc[metainfo["obj_id"].duplicated(), "obj_id"].tolist()[:5]
+        raise MetainfoError(f"{path}: duplicated obj_id(s) {dup}")
+    labels = metainfo["label"].to_numpy()
+    if sorted(labels.tolist()) != list(range(len(metainfo))):
+        raise MetainfoError(f"{path}: labels must be the contiguous integers 0..{len(metainfo) - 1}")
+
+
+def obj_ids_of(metainfo: pd.DataFrame, split: str | None = None) -> list[str]:
+    """Object ids of one split (or all), ordered by label."""
+    if split is not None and split not in SPLITS:
+        raise MetainfoError(f"split={split!r} is not a split; accepted: {', '.join(SPLITS)}")
+    rows = metainfo if split is None else metainfo[metainfo["split"] == split]
+    return rows.sort_values("label")["obj_id"].tolist()

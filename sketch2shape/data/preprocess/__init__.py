@@ -1,0 +1,1 @@
+"""Per-shape preprocessing steps (mesh, sdf, surface, normals, synthetic) and the runner."""

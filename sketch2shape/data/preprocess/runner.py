@@ -1,0 +1,210 @@
+"""Run the preprocessing steps over a dataset: parallel, sharded, resumable, failure tolerant.
+
+A step of a shape runs when its ``skip`` setting is ``False`` (always recompute), or ``auto`` and
+either an output is missing or the settings it was made with changed (a hash stored per shape in
+``preprocess.json``, chained through the steps it depends on). ``skip=True`` never runs it.
+A shape whose step fails is recorded in ``failures.csv``; the other shapes carry on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.preprocess.steps import DEPENDS_ON, RUNNERS, STEPS, StepContext, step_outputs
+from sketch2shape.render.camera import Camera, cameras_from_json, cameras_to_json
+from sketch2shape.utils.io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+SKIP_VALUES = ("auto", True, False)
+
+
+@dataclass(frozen=True)
+class PreprocessPlan:
+    """Everything a worker needs, as plain picklable data."""
+
+    root: str
+    step_settings: dict[str, dict[str, Any]]  # step -> settings (without "skip")
+    skip: dict[str, Any]  # step -> "auto" | True | False
+    cameras: list[dict]
+    seed: int
+
+    def step_hash(self, step: str) -> str:
+        """Hash of a step's settings and, recursively, of the steps it reads from."""
+        payload = {"settings": self.step_settings[step], "upstream": [self.step_hash(d) for d in DEPENDS_ON[step]]}
+        if step in ("normals", "synthetic"):
+            payload["cameras"] = self.cameras
+        if step in ("sdf", "surface"):
+            payload["seed"] = self.seed
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class ShapeResult:
+    obj_id: str
+    ran: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    failed_step: str | None = None
+    error: str | None = None
+
+
+def parse_skip(step: str, value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    if value not in SKIP_VALUES or isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"data.preprocess_{step}.skip={value!r}; accepted: auto, True, False")
+    return value
+
+
+def plan_from_config(data_cfg, cameras: Sequence[Camera], seed: int) -> PreprocessPlan:
+    from omegaconf import OmegaConf
+
+    settings, skip = {}, {}
+    for step in STEPS:
+        node = data_cfg.get(f"preprocess_{step}")
+        values = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+        skip[step] = parse_skip(step, values.pop("skip", "auto"))
+        settings[step] = values
+    return PreprocessPlan(
+        root=str(Path(str(data_cfg.data_dir))),
+        step_settings=settings,
+        skip=skip,
+        cameras=cameras_to_json(cameras),
+        seed=int(seed),
+    )
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def steps_to_run(plan: PreprocessPlan, obj_id: str) -> list[str]:
+    """The steps that would run for ``obj_id`` (see module docstring)."""
+    files = DatasetLayout(Path(plan.root)).shape(obj_id)
+    manifest = _read_manifest(files.manifest)
+    todo: list[str] = []
+    for step in STEPS:
+        skip = plan.skip[step]
+        if skip is True:
+            continue
+        stale = (
+            skip is False
+            or any(d in todo for d in DEPENDS_ON[step])
+            or manifest.get(step, {}).get("hash") != plan.step_hash(step)
+            or not all(p.is_file() for p in step_outputs(step, files, len(plan.cameras)))
+        )
+        if stale:
+            todo.append(step)
+    return todo
+
+
+def preprocess_shape(plan: PreprocessPlan, obj_id: str) -> ShapeResult:
+    """Run the pending steps of one shape; never raises, failures are returned."""
+    import torch
+
+    torch.set_num_threads(1)  # parallelism comes from the worker processes
+    files = DatasetLayout(Path(plan.root)).shape(obj_id)
+    result = ShapeResult(obj_id)
+    cameras = cameras_from_json(plan.cameras)
+    manifest = _read_manifest(files.manifest)
+    cache: dict[str, Any] = {}
+    for step in steps_to_run(plan, obj_id):
+        ctx = StepContext(files=files, settings=plan.step_settings[step], cameras=cameras, seed=plan.seed, cache=cache)
+        start = time.perf_counter()
+        try:
+            info = RUNNERS[step](ctx)
+        except Exception as err:
+            result.failed_step = step
+            result.error = f"{type(err).__name__}: {err}"
+            log.debug("%s %s failed:\n%s", obj_id, step, traceback.format_exc())
+            break
+        result.seconds[step] = time.perf_counter() - start
+        result.ran.append(step)
+        manifest[step] = {"hash": plan.step_hash(step), "seconds": round(result.seconds[step], 3), **info}
+        if step in ("sdf", "surface"):
+            manifest[step]["seed"] = plan.seed
+        write_json(files.manifest, manifest)
+    return result
+
+
+def _preprocess_star(args: tuple[PreprocessPlan, str]) -> ShapeResult:
+    return preprocess_shape(*args)
+
+
+def shard_ids(obj_ids: Sequence[str], shard: str | None) -> list[str]:
+    """The ids of shard ``I/N`` (0 <= I < N): every N-th id of the sorted list, starting at I."""
+    ids = sorted(obj_ids)
+    if shard in (None, "", "null"):
+        return ids
+    try:
+        index, count = (int(x) for x in str(shard).split("/"))
+    except ValueError:
+        raise ValueError(f"shard={shard!r} must look like I/N, e.g. shard=0/4") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard={shard!r}: need 0 <= I < N")
+    return ids[index::count]
+
+
+def write_failures(path: Path, results: Iterable[ShapeResult]) -> pd.DataFrame:
+    """Replace the rows of the shapes just processed in ``failures.csv``; keep the others."""
+    results = list(results)
+    processed = {r.obj_id for r in results}
+    old = pd.read_csv(path, dtype=str) if path.is_file() else pd.DataFrame(columns=["obj_id", "step", "error"])
+    old = old[~old["obj_id"].isin(processed)]
+    new = pd.DataFrame(
+        [(r.obj_id, r.failed_step, r.error) for r in results if r.failed_step], columns=["obj_id", "step", "error"]
+    )
+    table = pd.concat([old, new], ignore_index=True) if len(old) else new
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 1, shard: str | None = None) -> list[ShapeResult]:
+    """Preprocess ``obj_ids`` (or the given shard of them) with ``workers`` processes."""
+    layout = DatasetLayout(Path(plan.root))
+    ids = shard_ids(obj_ids, shard)
+    write_json(layout.cameras, plan.cameras)
+    results: list[ShapeResult] = []
+    workers = max(1, min(int(workers), len(ids) or 1, os.cpu_count() or 1))
+    progress = tqdm(total=len(ids), desc=f"preprocess {layout.name}", unit="shape")
+    if workers == 1:
+        stream = (preprocess_shape(plan, obj_id) for obj_id in ids)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        stream = pool.map(_preprocess_star, [(plan, obj_id) for obj_id in ids], chunksize=1)
+    try:
+        for result in stream:
+            results.append(result)
+            if result.failed_step:
+                tqdm.write(f"FAILED {result.obj_id} at step {result.failed_step}: {result.error}")
+            progress.update()
+    finally:
+        progress.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if shard in (None, "", "null"):
+            failures_path = layout.failures
+        else:
+            index, count = str(shard).split("/")
+            failures_path = layout.root / f"failures.shard{index}of{count}.csv"
+        write_failures(failures_path, results)
+    return results

@@ -1,0 +1,166 @@
+"""The one camera model of the project, shared by preprocessing and the differentiable renderer.
+
+Conventions
+-----------
+* World frame: ShapeNetCore v2's. +Y is up, the front of a chair faces +Z.
+* A :class:`Camera` sits on a sphere around the origin and looks at the origin. ``azimuth_deg=0``
+  puts it on +Z (looking at the front), positive azimuth turns it towards +X, positive
+  ``elevation_deg`` lifts it above the XZ plane.
+* Camera frame (OpenGL style): x right, y up, the camera looks along -z. Normal maps are stored in
+  this frame, so a surface facing the camera has normal (0, 0, 1).
+* Pixels: ``(row, col)`` with row 0 at the top; the center of pixel ``(i, j)`` is at continuous
+  image coordinates ``(u, v) = (j + 0.5, i + 0.5)``. Square pixels, principal point at the image
+  center, field of view ``fov_deg`` across the full image width (= height).
+* Depth is the distance along the ray from the camera center (not the z coordinate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+
+MAX_ELEVATION_DEG = 89.0
+
+
+@dataclass(frozen=True)
+class Camera:
+    azimuth_deg: float = 0.0
+    elevation_deg: float = 20.0
+    distance: float = 2.5
+    fov_deg: float = 50.0
+    resolution: int = 256
+
+    def __post_init__(self) -> None:
+        if abs(self.elevation_deg) > MAX_ELEVATION_DEG:
+            raise ValueError(f"elevation_deg={self.elevation_deg} must be within +-{MAX_ELEVATION_DEG} (the up vector is Y)")
+        if not 0.0 < self.fov_deg < 180.0:
+            raise ValueError(f"fov_deg={self.fov_deg} must be in (0, 180)")
+        if self.distance <= 1.0:
+            raise ValueError(f"distance={self.distance} must exceed 1 (the shape fills the unit sphere)")
+        if self.resolution < 1:
+            raise ValueError(f"resolution={self.resolution} must be a positive number of pixels")
+
+    @property
+    def focal_px(self) -> float:
+        """Focal length in pixels."""
+        return 0.5 * self.resolution / math.tan(math.radians(self.fov_deg) / 2.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_resolution(self, resolution: int) -> "Camera":
+        return Camera(self.azimuth_deg, self.elevation_deg, self.distance, self.fov_deg, resolution)
+
+    def position(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Camera center in world coordinates, shape (3,)."""
+        az, el = math.radians(self.azimuth_deg), math.radians(self.elevation_deg)
+        xyz = [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]
+        return torch.tensor(xyz, dtype=dtype, device=device) * self.distance
+
+    def rotation(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+        """World-to-camera rotation R, shape (3, 3): ``x_cam = R @ (x_world - position)``.
+
+        Rows are the camera's x (right), y (up) and z (backwards) axes in world coordinates.
+        """
+        back = self.position(torch.float64)
+        back = back / back.norm()
+        up_world = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+        right = torch.linalg.cross(up_world, back)
+        right = right / right.norm()
+        up = torch.linalg.cross(back, right)
+        return torch.stack([right, up, back]).to(dtype=dtype, device=device)
+
+    def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
+        """Points (..., 3) in world coordinates to camera coordinates (..., 3)."""
+        rot = self.rotation(points.dtype, points.device)
+        return (points - self.position(points.dtype, points.device)) @ rot.T
+
+    def directions_to_camera(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Rotate direction vectors (..., 3), e.g. normals, from world into the camera frame."""
+        return vectors @ self.rotation(vectors.dtype, vectors.device).T
+
+    def rays(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """One ray per pixel through the pixel center, row-major.
+
+        Returns:
+            origins: (H*W, 3) world coordinates (all the camera center).
+            directions: (H*W, 3) unit vectors in world coordinates.
+        """
+        n = self.resolution
+        centers = torch.arange(n, dtype=dtype, device=device) + 0.5
+        v, u = torch.meshgrid(centers, centers, indexing="ij")
+        x = (u - 0.5 * n) / self.focal_px
+        y = -(v - 0.5 * n) / self.focal_px
+        dirs_cam = torch.stack([x, y, -torch.ones_like(x)], dim=-1).reshape(-1, 3)
+        dirs = dirs_cam @ self.rotation(dtype, device)  # R^T applied to row vectors
+        dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+        origins = self.position(dtype, device).expand_as(dirs)
+        return origins, dirs
+
+    def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Project world points (N, 3) to continuous image coordinates.
+
+        Returns:
+            uv: (N, 2) with u = column, v = row, in pixels (pixel (i, j) spans [j, j+1) x [i, i+1)).
+            depth: (N,) distance from the camera center; points behind the camera get depth <= 0.
+        """
+        cam = self.world_to_camera(points)
+        z = -cam[:, 2]
+        u = self.focal_px * cam[:, 0] / z + 0.5 * self.resolution
+        v = -self.focal_px * cam[:, 1] / z + 0.5 * self.resolution
+        depth = cam.norm(dim=-1) * torch.sign(z)
+        return torch.stack([u, v], dim=-1), depth
+
+
+def view_grid(
+    azimuth_count: int,
+    elevations_deg: Sequence[float],
+    azimuth_start_deg: float = 0.0,
+    distance: float = 2.5,
+    fov_deg: float = 50.0,
+    resolution: int = 256,
+) -> list[Camera]:
+    """Cameras on an azimuth x elevation grid, elevation-major: view index = e * azimuth_count + a."""
+    if azimuth_count < 1:
+        raise ValueError(f"azimuth_count={azimuth_count} must be >= 1")
+    step = 360.0 / azimuth_count
+    return [
+        Camera(azimuth_start_deg + a * step, float(el), distance, fov_deg, resolution)
+        for el in elevations_deg
+        for a in range(azimuth_count)
+    ]
+
+
+def cameras_from_config(camera_cfg, views_cfg) -> list[Camera]:
+    """The dataset's views from the ``data.camera`` and ``data.views`` config nodes."""
+    return view_grid(
+        azimuth_count=int(views_cfg.azimuth_count),
+        elevations_deg=[float(e) for e in views_cfg.elevations_deg],
+        azimuth_start_deg=float(views_cfg.get("azimuth_start_deg", 0.0)),
+        distance=float(camera_cfg.distance),
+        fov_deg=float(camera_cfg.fov_deg),
+        resolution=int(camera_cfg.resolution),
+    )
+
+
+def sphere_cameras(count: int, distance: float = 2.5, fov_deg: float = 50.0, resolution: int = 256) -> list[Camera]:
+    """``count`` cameras spread evenly over the sphere (Fibonacci lattice), poles clamped."""
+    cams = []
+    golden = math.pi * (3.0 - math.sqrt(5.0))
+    for i in range(count):
+        y = 1.0 - 2.0 * (i + 0.5) / count
+        el = math.degrees(math.asin(max(-1.0, min(1.0, y))))
+        el = max(-MAX_ELEVATION_DEG + 4.0, min(MAX_ELEVATION_DEG - 4.0, el))
+        cams.append(Camera(math.degrees(golden * i) % 360.0, el, distance, fov_deg, resolution))
+    return cams
+
+
+def cameras_to_json(cameras: Iterable[Camera]) -> list[dict]:
+    return [cam.to_dict() for cam in cameras]
+
+
+def cameras_from_json(items: Iterable[dict]) -> list[Camera]:
+    return [Camera(**item) for item in items]

@@ -1,0 +1,77 @@
+"""Atomic file writes: every file this project writes appears complete or not at all.
+
+An interrupted run therefore never leaves a half-written ``.npy``/``.png``/``.obj`` behind, and
+"the output file exists" is a valid test for "this work is done" when resuming.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    The temporary file keeps the target's suffix so writers that infer the format from the
+    extension (PIL, trimesh, numpy) behave as for the real name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Save a uint8 image (H, W) or (H, W, 3|4) as PNG/JPEG, atomically."""
+    from PIL import Image
+
+    if image.dtype != np.uint8:
+        raise TypeError(f"save_image expects uint8, got {image.dtype} for {path}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp)
+
+
+def save_mesh(path: str | os.PathLike, mesh: Any) -> None:
+    """Save a ``trimesh.Trimesh`` (format from the suffix: .obj, .ply, .glb), atomically."""
+    with atomic_path(path) as tmp:
+        mesh.export(tmp)
+
+
+def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 100) -> None:
+    """Save a matplotlib figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
