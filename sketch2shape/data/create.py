@@ -27,7 +27,7 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
     Chair ``i`` depends only on ``(chair_seed, i)``: a smaller dataset holds the first chairs of a
     larger one. Each chair's parameters are saved next to its mesh as ``params.json``.
     """
-    from sketch2shape.data.procedural import build_chair_mesh, sample_chair_params, chair_rng
+    from sketch2shape.data.procedural import generate_chair
 
     counts = split_counts(sizes)
     total = sum(counts.values())
@@ -36,8 +36,8 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
         obj_id = procedural_obj_id(index)
         files = layout.shape(obj_id)
         if not files.mesh.is_file():
-            params = sample_chair_params(chair_rng(chair_seed, index))
-            save_mesh(files.mesh, build_chair_mesh(params))
+            params, mesh = generate_chair(chair_seed, index)
+            save_mesh(files.mesh, mesh)
             write_json(files.dir / "params.json", {"seed": chair_seed, "index": index, **dataclasses.asdict(params)})
         ids.append(obj_id)
     write_metainfo(layout.metainfo, make_splits(ids, counts, split_seed))

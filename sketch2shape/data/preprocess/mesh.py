@@ -78,5 +78,25 @@ def normalize_mesh(mesh: trimesh.Trimesh, padding: float = 0.03) -> tuple[trimes
 
 
 def is_closed_and_oriented(mesh: trimesh.Trimesh) -> bool:
-    """True for meshes whose inside is well defined by their winding (watertight, consistent, positive volume)."""
-    return bool(mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0)
+    """True if the winding of ``mesh`` defines an inside: a closed, outward-oriented surface.
+
+    The test is that every directed edge a->b is matched by as many b->a (the surface has no
+    boundary as a 2-chain), no triangle is listed twice (double-sided sheets are balanced too,
+    but enclose nothing) and the enclosed volume is positive. Unlike ``is_watertight`` this
+    accepts unions of closed parts that touch at shared vertices or edges, which is what
+    ShapeNet part unions and the procedural chairs are.
+    """
+    edges = np.asarray(mesh.edges, dtype=np.int64)  # directed, 3 per face
+    if len(edges) == 0:
+        return False
+    n = int(edges.max()) + 1
+    forward = edges[:, 0] * n + edges[:, 1]
+    backward = edges[:, 1] * n + edges[:, 0]
+    keys, counts = np.unique(forward, return_counts=True)
+    back_keys, back_counts = np.unique(backward, return_counts=True)
+    if len(keys) != len(back_keys) or not np.array_equal(keys, back_keys) or not np.array_equal(counts, back_counts):
+        return False
+    _, face_counts = np.unique(np.sort(np.asarray(mesh.faces), axis=1), axis=0, return_counts=True)
+    if (face_counts > 1).any():
+        return False
+    return bool(mesh.volume > 0)

@@ -149,10 +149,13 @@ def _preprocess_star(args: tuple[PreprocessPlan, str]) -> ShapeResult:
 
 
 def shard_ids(obj_ids: Sequence[str], shard: str | None) -> list[str]:
-    """The ids of shard ``I/N`` (0 <= I < N): every N-th id of the sorted list, starting at I."""
-    ids = sorted(obj_ids)
+    """The ids of shard ``I/N`` (0 <= I < N): every N-th id of the sorted list, starting at I.
+
+    Without a shard, all ids in the given order.
+    """
     if shard in (None, "", "null"):
-        return ids
+        return list(obj_ids)
+    ids = sorted(obj_ids)
     try:
         index, count = (int(x) for x in str(shard).split("/"))
     except ValueError:
