@@ -1,0 +1,232 @@
+"""Reconstruct the shapes of a split from a trained DeepSDF: the driver every optimizer shares.
+
+For each shape: pick a start code, optionally optimize it against an objective (SDF samples,
+normal maps, a sketch), extract a mesh, compute chamfer/F-score against the shape's surface
+samples, save the mesh, and finally write ``metrics.csv`` and pictures into the run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import trimesh
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
+from sketch2shape.eval.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
+from sketch2shape.mesh.marching_cubes import extract_mesh
+from sketch2shape.models.deepsdf_module import DeepSDF
+from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
+from sketch2shape.utils.io import atomic_path, save_mesh
+
+log = logging.getLogger(__name__)
+
+TRUE_WORDS = ("true", "yes", "1", "on", "train")  # "train=Train" is how the original README spells it
+FALSE_WORDS = ("false", "no", "0", "off")
+
+
+def as_bool(value, key: str) -> bool:
+    """Read a boolean config value leniently (``train=Train`` of the original README is True)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"{key}={value!r} is not a boolean; accepted: True/False (also {', '.join(TRUE_WORDS + FALSE_WORDS)})")
+
+
+def select_shapes(metainfo: pd.DataFrame, split: str | None, obj_ids: Sequence[str] | None, metainfo_path: str | Path = "metainfo.csv") -> tuple[str, list[str]]:
+    """The split and obj_ids to work on.
+
+    Without ``obj_ids`` all shapes of ``split`` (default val). With ``obj_ids`` they must all be
+    known and from one split, which is inferred if ``split`` is not given.
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split={split!r}; accepted: {', '.join(SPLITS)}")
+    if not obj_ids:
+        split = split or "val"
+        ids = obj_ids_of(metainfo, split)
+        if not ids:
+            raise ValueError(f"{metainfo_path} has no shapes in split {split!r}")
+        return split, ids
+    ids = [str(i) for i in obj_ids]
+    split_of = dict(zip(metainfo["obj_id"], metainfo["split"]))
+    unknown = [i for i in ids if i not in split_of]
+    if unknown:
+        raise ValueError(f"obj_ids {unknown} are not in {metainfo_path}")
+    splits = sorted({split_of[i] for i in ids})
+    if len(splits) > 1:
+        raise ValueError(f"obj_ids come from several splits {splits}: " + ", ".join(f"{i}={split_of[i]}" for i in ids) + "; pass ids of one split")
+    if split is not None and splits[0] != split:
+        raise ValueError(f"obj_ids {ids} are in split {splits[0]!r}, not split={split!r}")
+    return splits[0], ids
+
+
+def load_deepsdf(ckpt_path: str | Path | None, device: torch.device) -> DeepSDF:
+    """A trained DeepSDF in eval mode with its decoder frozen."""
+    if not ckpt_path:
+        raise ValueError("ckpt_path is required: the DeepSDF checkpoint, e.g. ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt")
+    path = Path(str(ckpt_path))
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={path} does not exist")
+    model = DeepSDF.load_from_checkpoint(path, map_location=device)
+    model.eval()
+    model.requires_grad_(False)
+    return model.to(device)
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    resolution: int = 256
+    coarse_to_fine: bool = True
+    strides: tuple[int, ...] = (16, 4, 1)
+    margin: float = 1.5
+    batch_size: int = 65536
+
+    @classmethod
+    def from_config(cls, node) -> "MeshSettings":
+        values = {k: v for k, v in dict(node).items() if k in cls.__dataclass_fields__}
+        if "strides" in values:
+            values["strides"] = tuple(int(s) for s in values["strides"])
+        return cls(**values)
+
+
+def mesh_latent(model: DeepSDF, latent: torch.Tensor, settings: MeshSettings) -> trimesh.Trimesh:
+    mesh, _ = extract_mesh(
+        lambda points: model.decoder(latent, points),
+        resolution=settings.resolution,
+        coarse_to_fine=settings.coarse_to_fine,
+        strides=settings.strides,
+        margin=settings.margin,
+        batch_size=settings.batch_size,
+        device=latent.device,
+    )
+    return mesh
+
+
+@dataclass
+class Reconstruction:
+    obj_id: str
+    latent: torch.Tensor
+    mesh: trimesh.Trimesh
+    metrics: SurfaceMetrics
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def reconstruct_shape(
+    model: DeepSDF,
+    layout: DatasetLayout,
+    obj_id: str,
+    init: torch.Tensor,
+    objective: Objective | None,
+    optim: LatentOptimSettings,
+    mesh_settings: MeshSettings,
+    chamfer_points: int = 30_000,
+    fscore_threshold: float = FSCORE_THRESHOLD,
+) -> Reconstruction:
+    history: list[dict[str, float]] = []
+    latent = init
+    if objective is not None:
+        result = optimize_latent(objective, init, optim, progress=True, description=f"optimize {obj_id[:12]}")
+        latent, history = result.latent, result.history
+    mesh = mesh_latent(model, latent, mesh_settings)
+    surface_path = layout.shape(obj_id).surface_samples
+    if not surface_path.is_file():
+        raise FileNotFoundError(f"{surface_path} is missing: run `python scripts/preprocess_data.py data={layout.name}` first")
+    metrics = surface_metrics(mesh, np.load(surface_path), count=chamfer_points, threshold=fscore_threshold)
+    return Reconstruction(obj_id, latent.detach().cpu(), mesh, metrics, history)
+
+
+def metrics_table(reconstructions: Sequence[Reconstruction], split: str) -> pd.DataFrame:
+    """``<split>/chamfer,<split>/fscore,obj_id`` per shape, and the mean as a last row ``mean_metric``."""
+    rows = [{f"{split}/chamfer": r.metrics.chamfer, f"{split}/fscore": r.metrics.fscore, "obj_id": r.obj_id} for r in reconstructions]
+    table = pd.DataFrame(rows, columns=[f"{split}/chamfer", f"{split}/fscore", "obj_id"])
+    mean = {f"{split}/chamfer": table[f"{split}/chamfer"].mean(), f"{split}/fscore": table[f"{split}/fscore"].mean(), "obj_id": "mean_metric"}
+    return pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
+
+
+def write_metrics(path: str | Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.8f")
+
+
+def describe(table: pd.DataFrame, split: str) -> str:
+    chamfer = table.loc[table["obj_id"] != "mean_metric", f"{split}/chamfer"] * 1000
+    fscores = table.loc[table["obj_id"] != "mean_metric", f"{split}/fscore"]
+    return (
+        f"{len(chamfer)} shapes of {split}: chamfer x1000 mean {chamfer.mean():.3f} median {chamfer.median():.3f}; "
+        f"F-score@{FSCORE_THRESHOLD} mean {fscores.mean():.3f}"
+    )
+
+
+def run_reconstructions(
+    model: DeepSDF,
+    layout: DatasetLayout,
+    split: str,
+    obj_ids: Sequence[str],
+    init_fn: Callable[[str], torch.Tensor],
+    objective_fn: Callable[[str], Objective] | None,
+    optim: LatentOptimSettings,
+    mesh_settings: MeshSettings,
+    out_dir: str | Path,
+    save_meshes: bool = True,
+    chamfer_points: int = 30_000,
+    fscore_threshold: float = FSCORE_THRESHOLD,
+) -> tuple[pd.DataFrame, list[Reconstruction]]:
+    """Reconstruct ``obj_ids``; write metrics.csv (updated after every shape) and meshes.
+
+    A shape that fails (e.g. missing samples) is logged with its error and left out of the
+    table; the others carry on.
+    """
+    out_dir = Path(out_dir)
+    done: list[Reconstruction] = []
+    failures: list[tuple[str, str]] = []
+    for obj_id in obj_ids:
+        try:
+            objective = objective_fn(obj_id) if objective_fn is not None else None
+            recon = reconstruct_shape(model, layout, obj_id, init_fn(obj_id), objective, optim, mesh_settings, chamfer_points, fscore_threshold)
+        except (FileNotFoundError, ValueError, KeyError) as err:
+            log.error("FAILED %s: %s", obj_id, err)
+            failures.append((obj_id, str(err)))
+            continue
+        done.append(recon)
+        if save_meshes:
+            save_mesh(out_dir / "meshes" / f"{obj_id}.obj", recon.mesh)
+        log.info("%s chamfer x1000 %.3f F-score %.3f", obj_id, recon.metrics.chamfer * 1000, recon.metrics.fscore)
+        write_metrics(out_dir / "metrics.csv", metrics_table(done, split))
+    if failures:
+        with atomic_path(out_dir / "failures.csv") as tmp:
+            pd.DataFrame(failures, columns=["obj_id", "error"]).to_csv(tmp, index=False)
+    if not done:
+        raise RuntimeError(f"no shape could be reconstructed; failures: {failures}")
+    table = metrics_table(done, split)
+    return table, done
+
+
+def save_reconstruction_pictures(out_dir: str | Path, layout: DatasetLayout, reconstructions: Sequence[Reconstruction], max_shapes: int = 12) -> None:
+    """``reconstructions.png`` (ground truth above reconstruction) and ``optimization.png`` (loss curves)."""
+    from sketch2shape.data.preprocess.mesh import load_mesh
+    from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid
+
+    out_dir = Path(out_dir)
+    shown = list(reconstructions)[:max_shapes]
+    if not shown:
+        return
+    truths, renders, labels = [], [], []
+    for recon in shown:
+        gt = layout.shape(recon.obj_id).normalized_mesh
+        renders.append(render_mesh(recon.mesh))
+        truths.append(render_mesh(load_mesh(gt)) if gt.is_file() else np.full_like(renders[-1], 255))
+        labels.append(f"{recon.obj_id[:10]}\nCD {recon.metrics.chamfer * 1000:.2f}")
+    save_labeled_grid(out_dir / "reconstructions.png", [truths, renders], row_labels=["truth", "result"], col_labels=labels)
+    curves = {r.obj_id[:10]: [h["total"] for h in r.history] for r in shown if r.history}
+    if curves:
+        plot_curves(out_dir / "optimization.png", curves, xlabel="step", title="latent optimization loss")

@@ -1,0 +1,60 @@
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+
+from sketch2shape.data.sdf_dataset import SDFSamples
+from sketch2shape.models.deepsdf_module import DeepSDF, clamped_l1
+from sketch2shape.optimize.latent import LatentOptimSettings, SDFObjective, optimize_latent
+from sketch2shape.optimize.reconstruct import as_bool, select_shapes
+from tests.models.test_deepsdf import sphere_samples
+
+
+@pytest.fixture(scope="module")
+def sphere_model():
+    L.seed_everything(0)
+    samples = [sphere_samples(r, 6000) for r in (0.25, 0.45, 0.65)]
+    loader = torch.utils.data.DataLoader(SDFSamples(samples, [0, 1, 2], 512, repeats=4), batch_size=3, shuffle=True)
+    model = DeepSDF(num_shapes=3, decoder=dict(latent_dim=4, hidden_dim=64, num_layers=4, skip_layers=[2], dropout=0.0), lr_decoder=3e-3, lr_latent=1e-2)
+    L.Trainer(max_epochs=60, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False).fit(model, loader)
+    model.eval().requires_grad_(False)
+    return model, samples
+
+
+def test_latent_optimization_recovers_a_training_shape(sphere_model):
+    model, samples = sphere_model
+    target = samples[0]
+    objective = SDFObjective(model.decoder, target, points_per_step=1000, seed=0)
+    result = optimize_latent(objective, model.mean_latent(), LatentOptimSettings(steps=300, lr=2e-2, lr_decay_every=200))
+
+    def error(latent):
+        return clamped_l1(model.decoder(latent, target[:, :3]), target[:, 3], 0.1).item()
+
+    learned = model.latents.weight[0]
+    assert error(result.latent) < 0.5 * error(model.mean_latent())
+    assert error(result.latent) < 2.0 * error(learned) + 1e-3
+    assert (result.latent - learned).norm() < (model.mean_latent() - learned).norm()
+    assert result.history[0]["total"] > result.history[-1]["total"]
+    assert not model.decoder.hidden[0].parametrizations.weight.original1.requires_grad  # decoder stayed frozen
+
+
+def test_prior_pulls_towards_zero():
+    objective = lambda latent, step: {"loss": torch.zeros((), requires_grad=True) + 0 * latent.sum()}
+    result = optimize_latent(objective, torch.ones(4), LatentOptimSettings(steps=200, lr=1e-2, prior_weight=1.0))
+    assert result.latent.norm() < 0.5 * torch.ones(4).norm()
+
+
+def test_select_shapes_and_booleans():
+    meta = pd.DataFrame({"obj_id": ["a", "b", "c", "d"], "label": [0, 1, 2, 3], "split": ["train", "train", "val", "test"]})
+    assert select_shapes(meta, None, None) == ("val", ["c"])
+    assert select_shapes(meta, "train", None) == ("train", ["a", "b"])
+    assert select_shapes(meta, None, ["b"]) == ("train", ["b"])
+    with pytest.raises(ValueError, match=r"obj_ids \['zz'\] are not in"):
+        select_shapes(meta, None, ["zz"])
+    with pytest.raises(ValueError, match="several splits"):
+        select_shapes(meta, None, ["a", "c"])
+    with pytest.raises(ValueError, match="in split 'train', not split='val'"):
+        select_shapes(meta, "val", ["a"])
+    assert as_bool("Train", "train") is True and as_bool(False, "x") is False and as_bool("false", "x") is False
+    with pytest.raises(ValueError, match="train='maybe' is not a boolean"):
+        as_bool("maybe", "train")
