@@ -54,3 +54,20 @@ def test_metainfo_roundtrip_and_validation(tmp_path):
         read_metainfo(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_metainfo(tmp_path / "nothing.csv")
+
+
+def test_atomic_writes_leave_no_temp_files_and_normal_permissions(tmp_path):
+    import os
+
+    from sketch2shape.utils.io import atomic_path, write_text
+
+    write_text(tmp_path / "a.txt", "hello")
+    assert (tmp_path / "a.txt").read_text() == "hello"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "b.txt") as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
