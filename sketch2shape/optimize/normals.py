@@ -1,0 +1,161 @@
+"""``optimize_normals``: fit a latent code so its renderings match a shape's normal maps.
+
+The upper bound for sketch-based optimization: the same differentiable renderer, but the
+target is the ground-truth normal map itself instead of a sketch seen through a learned distance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import read_metainfo
+from sketch2shape.optimize.latent import LatentOptimSettings
+from sketch2shape.optimize.reconstruct import (
+    MeshSettings,
+    Reconstruction,
+    as_bool,
+    describe,
+    load_deepsdf,
+    run_reconstructions,
+    save_reconstruction_pictures,
+    select_shapes,
+)
+from sketch2shape.optimize.sdf import start_latent_fn
+from sketch2shape.render.camera import Camera, cameras_from_json
+from sketch2shape.render.shading import from_uint8, image_to_normals, normals_to_image, to_uint8
+from sketch2shape.render.sphere_tracing import TracingSettings, render
+from sketch2shape.utils.device import resolve_device
+from sketch2shape.utils.training import save_config
+
+log = logging.getLogger(__name__)
+
+
+def dataset_cameras(layout: DatasetLayout) -> list[Camera]:
+    if not layout.cameras.is_file():
+        raise FileNotFoundError(f"{layout.cameras} is missing: run `python scripts/preprocess_data.py data={layout.name}` first")
+    return cameras_from_json(json.loads(layout.cameras.read_text()))
+
+
+def check_views(views: Sequence[int], count: int, key: str = "views") -> list[int]:
+    views = [int(v) for v in views]
+    bad = [v for v in views if not 0 <= v < count]
+    if bad or not views:
+        raise ValueError(f"{key}={views}: the dataset has views 0..{count - 1} (see cameras.json)")
+    return views
+
+
+@dataclass
+class NormalTarget:
+    """A ground-truth view at the rendering resolution."""
+
+    camera: Camera
+    normals: torch.Tensor  # (H, W, 3) camera-space unit normals, 0 on background
+    mask: torch.Tensor  # (H, W) float in [0, 1], share of the pixel covered
+
+
+def load_normal_target(path: Path, camera: Camera, resolution: int, device: torch.device) -> NormalTarget:
+    """A preprocessed normal map, area-downsampled to ``resolution`` (same camera, coarser pixels)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python scripts/preprocess_data.py data=...` first")
+    normals, mask = image_to_normals(from_uint8(np.asarray(Image.open(path).convert("RGB"))))
+    if normals.shape[0] != resolution:
+        stacked = torch.cat([normals, mask[..., None].float()], dim=-1).permute(2, 0, 1)[None]
+        pooled = F.interpolate(stacked, size=(resolution, resolution), mode="area")[0].permute(1, 2, 0)
+        normals, mask = pooled[..., :3], pooled[..., 3]
+        normals = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    return NormalTarget(camera.with_resolution(resolution), normals.to(device), mask.float().to(device))
+
+
+class NormalMapObjective:
+    """L1 between rendered and true normals where both see the shape, plus a silhouette BCE that
+    pulls the shape out where the truth has it and pushes it back where it has background."""
+
+    def __init__(self, decoder, targets: Sequence[NormalTarget], tracing: TracingSettings, normal_weight: float = 1.0, silhouette_weight: float = 1.0, views_per_step: int | None = None, seed: int = 0) -> None:
+        self.decoder = decoder
+        self.targets = list(targets)
+        self.tracing = tracing
+        self.normal_weight = normal_weight
+        self.silhouette_weight = silhouette_weight
+        self.views_per_step = views_per_step or len(self.targets)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        chosen = torch.randperm(len(self.targets), generator=self.generator)[: self.views_per_step].tolist()
+        normal_terms, silhouette_terms = [], []
+        for index in chosen:
+            target = self.targets[index]
+            rendering = render(lambda p: self.decoder(latent, p), target.camera, self.tracing, device=latent.device)
+            both = rendering.mask & (target.mask > 0.5)
+            if both.any():
+                normal_terms.append((rendering.normals[both] - target.normals[both]).abs().sum(-1).mean())
+            silhouette = rendering.silhouette.clamp(1e-6, 1 - 1e-6)
+            silhouette_terms.append(F.binary_cross_entropy(silhouette, target.mask))
+        normal_loss = torch.stack(normal_terms).mean() if normal_terms else latent.sum() * 0
+        silhouette_loss = torch.stack(silhouette_terms).mean()
+        loss = self.normal_weight * normal_loss + self.silhouette_weight * silhouette_loss
+        return {"loss": loss, "normal": normal_loss, "silhouette": silhouette_loss}
+
+
+def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, targets: Sequence[NormalTarget], tracing: TracingSettings, first_column: Sequence[np.ndarray] | None = None, column_names: Sequence[str] = ("truth", "start", "end")) -> None:
+    """``views/<obj_id>.png``: per view a row of truth | start | end renders (and the loss curve)."""
+    from sketch2shape.viz import plot_curves, save_labeled_grid
+
+    rows = []
+    for i, target in enumerate(targets):
+        truth = to_uint8(normals_to_image(target.normals, target.mask > 0.5))
+        renders = []
+        for latent in (start, recon.latent.to(start.device)):
+            rendering = render(lambda p: decoder(latent, p), target.camera, tracing, device=latent.device)
+            renders.append(to_uint8(rendering.image.detach()))
+        first = [first_column[i]] if first_column is not None else []
+        rows.append([*first, truth, *renders])
+    save_labeled_grid(out_dir / "views" / f"{recon.obj_id}.png", rows, col_labels=list(column_names), title=recon.obj_id)
+    if recon.history:
+        curves = {k: [h[k] for h in recon.history] for k in recon.history[0] if k not in ("lr",)}
+        plot_curves(out_dir / "views" / f"{recon.obj_id}_loss.png", curves, xlabel="step", title=f"{recon.obj_id} loss")
+
+
+def tracing_settings(node) -> TracingSettings:
+    return TracingSettings(**{k: v for k, v in dict(node).items() if k in TracingSettings.__dataclass_fields__})
+
+
+def optimize_normals(cfg) -> str:
+    L.seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    save_config(cfg, out_dir)
+    layout = DatasetLayout.from_config(cfg.data)
+    split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.split, cfg.obj_ids, layout.metainfo)
+    model = load_deepsdf(cfg.ckpt_path, device)
+    cameras = dataset_cameras(layout)
+    views = check_views(cfg.views, len(cameras))
+    tracing = tracing_settings(cfg.render)
+    resolution = int(cfg.render.resolution)
+    init_fn = start_latent_fn(model, as_bool(cfg.prior_idx, "prior_idx"), split, cfg.data.name)
+
+    def targets_of(obj_id: str) -> list[NormalTarget]:
+        files = layout.shape(obj_id)
+        return [load_normal_target(files.normal_map(v), cameras[v], resolution, device) for v in views]
+
+    def objective_fn(obj_id: str) -> NormalMapObjective:
+        return NormalMapObjective(model.decoder, targets_of(obj_id), tracing, cfg.loss.normal_weight, cfg.loss.silhouette_weight, cfg.loss.views_per_step, seed=cfg.seed)
+
+    table, recons = run_reconstructions(
+        model, layout, split, obj_ids, init_fn, objective_fn, LatentOptimSettings.from_config(cfg.optim),
+        MeshSettings.from_config(cfg.mesh), out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
+    )
+    save_reconstruction_pictures(out_dir, layout, recons)
+    for recon in recons:
+        save_view_comparisons(out_dir, model.decoder, recon, init_fn(recon.obj_id), targets_of(recon.obj_id), tracing)
+    return f"{describe(table, split)}; metrics in {out_dir / 'metrics.csv'}"

@@ -1,0 +1,225 @@
+"""``optimize_sketch``: a 3D shape from a sketch, by steering a DeepSDF code through a learned distance.
+
+For each shape: its synthetic sketch from the configured view(s) is embedded by the Siamese
+network; the DeepSDF code starts from the mean code or from retrieval (the training shape whose
+normal maps are nearest to the sketch in the Siamese space) and is optimized so that the
+Siamese distance between the sketch and the differentiable rendering from the same camera
+shrinks, with the latent prior keeping the shape plausible, and optionally a silhouette term
+(the area enclosed by the sketch's outline).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import read_metainfo
+from sketch2shape.optimize.latent import LatentOptimSettings
+from sketch2shape.optimize.normals import check_views, dataset_cameras, load_normal_target, tracing_settings
+from sketch2shape.optimize.reconstruct import (
+    MeshSettings,
+    Reconstruction,
+    as_bool,
+    describe,
+    load_deepsdf,
+    run_reconstructions,
+    save_reconstruction_pictures,
+    select_shapes,
+)
+from sketch2shape.render.camera import Camera
+from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
+from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
+from sketch2shape.utils.device import resolve_device
+from sketch2shape.utils.training import save_config
+
+log = logging.getLogger(__name__)
+
+INIT_MODES = ("mean", "retrieval")
+
+
+def load_sketch(path: Path) -> torch.Tensor:
+    """(H, W) float sketch in [0, 1], black strokes on white."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python scripts/preprocess_data.py data=...` first")
+    return from_uint8(np.asarray(Image.open(path).convert("L")))
+
+
+def sketch_region(sketch: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(R, R) float mask of the area enclosed by the sketch's outer strokes, area-downsampled."""
+    ink = (sketch.numpy() < 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = np.zeros_like(ink)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    mask = torch.from_numpy(filled.astype(np.float32))[None, None]
+    return F.interpolate(mask, size=(resolution, resolution), mode="area")[0, 0]
+
+
+def soft_normal_image(rendering: Rendering) -> torch.Tensor:
+    """(3, H, W) normal map composited over white by the soft silhouette, so that the image
+    (and a distance computed on it) also changes smoothly with the outline of the shape."""
+    facing = torch.tensor([0.0, 0.0, 1.0], device=rendering.normals.device)
+    normals = torch.where(rendering.mask[..., None], rendering.normals, facing)
+    alpha = rendering.silhouette[..., None]
+    image = alpha * (normals + 1.0) * 0.5 + (1.0 - alpha)
+    return image.permute(2, 0, 1)
+
+
+@dataclass
+class SketchView:
+    view_index: int  # in the dataset's cameras.json
+    camera: Camera  # at the rendering resolution
+    sketch: torch.Tensor  # (H, W) the input sketch in [0, 1]
+    embedding: torch.Tensor  # (D,) Siamese embedding of the sketch
+    region: torch.Tensor  # (R, R) area enclosed by the strokes
+
+
+class SketchObjective:
+    """Siamese distance between the sketch(es) and renderings from their cameras (+ silhouette)."""
+
+    def __init__(self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0) -> None:
+        self.decoder = decoder
+        self.siamese = siamese
+        self.views = list(views)
+        self.tracing = tracing
+        self.silhouette_weight = silhouette_weight
+
+    def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        distances, silhouettes = [], []
+        for view in self.views:
+            rendering = render(lambda p: self.decoder(latent, p), view.camera, self.tracing, device=latent.device)
+            embedding = self.siamese.embed_normal(soft_normal_image(rendering)[None])[0]
+            distances.append(self.siamese.distance(view.embedding, embedding))
+            if self.silhouette_weight > 0:
+                silhouettes.append(F.binary_cross_entropy(rendering.silhouette.clamp(1e-6, 1 - 1e-6), view.region))
+        distance = torch.stack(distances).mean()
+        terms = {"distance": distance}
+        loss = distance
+        if silhouettes:
+            terms["silhouette"] = torch.stack(silhouettes).mean()
+            loss = loss + self.silhouette_weight * terms["silhouette"]
+        terms["loss"] = loss
+        return terms
+
+
+class RetrievalIndex:
+    """Siamese embeddings of the normal maps of all views of the training shapes."""
+
+    def __init__(self, siamese, layout: DatasetLayout, obj_ids: Sequence[str], views: int, device: torch.device, batch_size: int = 64) -> None:
+        self.obj_ids, paths = [], []
+        for obj_id in obj_ids:
+            for view in range(views):
+                self.obj_ids.append(obj_id)
+                paths.append(layout.shape(obj_id).normal_map(view))
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(paths), batch_size):
+                images = torch.stack([from_uint8(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in paths[start : start + batch_size]])
+                chunks.append(siamese.embed_normal(images.to(device)))
+        self.embeddings = torch.cat(chunks)
+
+    def nearest_shape(self, sketch_embedding: torch.Tensor) -> str:
+        distances = 1.0 - self.embeddings @ sketch_embedding
+        return self.obj_ids[int(distances.argmin())]
+
+
+def check_compatible(deepsdf, siamese_ckpt: str, data_name: str) -> None:
+    """Both checkpoints must come from the dataset being reconstructed (codes and views refer to it)."""
+    trained = deepsdf.hparams.get("data_name")
+    if trained and trained != data_name:
+        raise ValueError(f"ckpt_path: the DeepSDF checkpoint was trained on data={trained}, not data={data_name}")
+    siamese_hparams = torch.load(siamese_ckpt, map_location="cpu", weights_only=False).get("hyper_parameters", {})
+    siamese_data = siamese_hparams.get("data_name")
+    if siamese_data and siamese_data != data_name:
+        raise ValueError(f"siamese_ckpt_path: the Siamese checkpoint was trained on data={siamese_data}, not data={data_name}")
+
+
+def optimize_sketch(cfg) -> str:
+    from sketch2shape.models.siamese import load_siamese
+
+    L.seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    save_config(cfg, out_dir)
+    layout = DatasetLayout.from_config(cfg.data)
+    metainfo = read_metainfo(layout.metainfo)
+    split, obj_ids = select_shapes(metainfo, cfg.split, cfg.obj_ids, layout.metainfo)
+    if cfg.init not in INIT_MODES:
+        raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
+    model = load_deepsdf(cfg.ckpt_path, device)
+    if not cfg.siamese_ckpt_path or not Path(str(cfg.siamese_ckpt_path)).is_file():
+        raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
+    check_compatible(model, str(cfg.siamese_ckpt_path), cfg.data.name)
+    siamese = load_siamese(cfg.siamese_ckpt_path, device)
+    cameras = dataset_cameras(layout)
+    sketch_views = check_views(cfg.sketch_views, len(cameras), "sketch_views")
+    unseen_view = check_views([cfg.unseen_view], len(cameras), "unseen_view")[0]
+    tracing = tracing_settings(cfg.render)
+    resolution = int(cfg.render.resolution)
+
+    def views_of(obj_id: str) -> list[SketchView]:
+        views = []
+        for v in sketch_views:
+            sketch = load_sketch(layout.shape(obj_id).sketch(v))
+            with torch.no_grad():
+                embedding = siamese.embed_sketch(sketch[None, None].to(device))[0]
+            views.append(SketchView(v, cameras[v].with_resolution(resolution), sketch, embedding, sketch_region(sketch, resolution).to(device)))
+        return views
+
+    mean = model.mean_latent()
+    index = None
+    if cfg.init == "retrieval":
+        index = RetrievalIndex(siamese, layout, model.train_obj_ids, len(cameras), device)
+
+    def init_fn(obj_id: str) -> torch.Tensor:
+        if index is None:
+            return mean.clone()
+        embedding = views_of(obj_id)[0].embedding
+        return model.latent_of(index.nearest_shape(embedding)).clone()
+
+    def objective_fn(obj_id: str) -> SketchObjective:
+        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight))
+
+    train = as_bool(cfg.train, "train")
+    table, recons = run_reconstructions(
+        model, layout, split, obj_ids, init_fn, objective_fn if train else None, LatentOptimSettings.from_config(cfg.optim),
+        MeshSettings.from_config(cfg.mesh), out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
+    )
+    save_reconstruction_pictures(out_dir, layout, recons)
+    for recon in recons:
+        save_sketch_comparison(out_dir, model.decoder, recon, init_fn(recon.obj_id), views_of(recon.obj_id), layout, cameras, unseen_view, resolution, tracing)
+    return f"{describe(table, split)} (init={cfg.init}); metrics in {out_dir / 'metrics.csv'}"
+
+
+def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, views: Sequence[SketchView], layout: DatasetLayout, cameras: Sequence[Camera], unseen_view: int, resolution: int, tracing: TracingSettings) -> None:
+    """``views/<obj_id>.png``: sketch | start | final | truth from the sketch view(s) and one unseen view."""
+    from sketch2shape.viz import plot_curves, save_labeled_grid
+
+    def rendered(latent: torch.Tensor, camera: Camera) -> np.ndarray:
+        return to_uint8(render(lambda p: decoder(latent, p), camera, tracing, device=latent.device).image.detach())
+
+    rows, labels = [], []
+    device = start.device
+    for view in views:
+        sketch = F.interpolate(view.sketch[None, None], size=(resolution, resolution), mode="area")[0, 0]
+        truth = load_normal_target(layout.shape(recon.obj_id).normal_map(view.view_index), view.camera, resolution, device)
+        rows.append([to_uint8(sketch), rendered(start, view.camera), rendered(recon.latent.to(device), view.camera), to_uint8(normals_to_image(truth.normals, truth.mask > 0.5))])
+        labels.append("sketch view")
+    camera = cameras[unseen_view].with_resolution(resolution)
+    truth = load_normal_target(layout.shape(recon.obj_id).normal_map(unseen_view), camera, resolution, device)
+    blank = np.full((resolution, resolution), 255, dtype=np.uint8)
+    rows.append([blank, rendered(start, camera), rendered(recon.latent.to(device), camera), to_uint8(normals_to_image(truth.normals, truth.mask > 0.5))])
+    labels.append("unseen view")
+    save_labeled_grid(out_dir / "views" / f"{recon.obj_id}.png", rows, row_labels=labels, col_labels=["sketch", "start", "final", "truth"], title=recon.obj_id)
+    if recon.history:
+        curves = {k: [h[k] for h in recon.history] for k in recon.history[0] if k != "lr"}
+        plot_curves(out_dir / "views" / f"{recon.obj_id}_loss.png", curves, xlabel="step", title=f"{recon.obj_id} loss")
