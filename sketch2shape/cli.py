@@ -66,6 +66,68 @@ def demo(args: argparse.Namespace) -> None:
     print(f"[demo] report: {report}")
 
 
+DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
+
+
+def reconstruct(args: argparse.Namespace) -> None:
+    """A mesh and a turntable preview from a user's sketch file."""
+    import json
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from sketch2shape.data.layout import DatasetLayout
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
+    from sketch2shape.models.siamese import load_siamese
+    from sketch2shape.optimize.latent import LatentOptimSettings
+    from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
+    from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch
+    from sketch2shape.render.camera import Camera, cameras_from_json
+    from sketch2shape.render.sphere_tracing import TracingSettings
+    from sketch2shape.utils.device import resolve_device
+    from sketch2shape.utils.io import save_image, save_mesh
+    from sketch2shape.viz import image_grid, render_mesh
+
+    for flag, path in (("--deepsdf-ckpt", args.deepsdf_ckpt), ("--siamese-ckpt", args.siamese_ckpt)):
+        if not Path(path).is_file():
+            raise SystemExit(f"{flag} {path} does not exist: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
+    try:
+        gray = read_sketch_file(args.sketch)
+    except SketchInputError as err:
+        raise SystemExit(f"error: {err}") from None
+    device = resolve_device(args.device)
+    model = load_deepsdf(args.deepsdf_ckpt, device)
+    siamese = load_siamese(args.siamese_ckpt, device)
+    layout = DatasetLayout(Path(args.data_dir) / (model.hparams.get("data_name") or "procedural_chair_16"))
+    cameras = cameras_from_json(json.loads(layout.cameras.read_text())) if layout.cameras.is_file() else None
+    if cameras is None:
+        camera, framing, index = Camera(azimuth_deg=30.0, elevation_deg=35.0), Framing(), None
+        print(f"[reconstruct] {layout.root} not found: default camera and framing, start from the mean code")
+    else:
+        if not 0 <= args.view < len(cameras):
+            raise SystemExit(f"--view {args.view}: the dataset has views 0..{len(cameras) - 1}")
+        camera = cameras[args.view]
+        train = model.train_obj_ids
+        framing = Framing.from_sketches([np.asarray(Image.open(layout.shape(o).sketch(args.view))) for o in train if layout.shape(o).sketch(args.view).is_file()])
+        index = RetrievalIndex(siamese, layout, train, len(cameras), device) if args.init == "retrieval" else None
+    try:
+        sketch = normalize_sketch(gray, framing, name=str(args.sketch))
+    except SketchInputError as err:
+        raise SystemExit(f"error: {err}") from None
+    optim = LatentOptimSettings(steps=args.steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(args.steps * 0.7)), prior_weight=1e-3)
+    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index)
+    mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution))
+    if len(mesh.faces) == 0:
+        raise SystemExit("the optimized shape has no surface; try another view (--view) or fewer --steps")
+    out = Path(args.out)
+    save_mesh(out, mesh)
+    turntable = [render_mesh(mesh, Camera(azimuth_deg=a, elevation_deg=20.0, resolution=192)) for a in range(0, 360, 45)]
+    preview = out.with_name(out.stem + "_preview.png")
+    save_image(preview, image_grid([[np.repeat(np.asarray(Image.fromarray(sketch).resize((192, 192)))[..., None], 3, 2), *turntable[:4]], [np.full((192, 192, 3), 255, np.uint8), *turntable[4:]]]))
+    print(f"[reconstruct] mesh: {out}  preview: {preview}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +136,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     p.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); the demo writes to <log-dir>/demo/<data>")
     p.set_defaults(func=demo)
+    r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG, dark strokes on light paper)")
+    r.add_argument("sketch", help="the sketch image")
+    r.add_argument("--out", default="shape.obj", help="mesh file to write (.obj, .ply, .glb); a _preview.png is written next to it")
+    r.add_argument("--view", type=int, default=13, help="dataset view the sketch is drawn from (13: from the front-left, slightly above)")
+    r.add_argument("--deepsdf-ckpt", default=str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt"))
+    r.add_argument("--siamese-ckpt", default=str(DEMO_RUN / "train_siamese" / "checkpoints" / "last.ckpt"))
+    r.add_argument("--data-dir", default="data", help="paths.data_dir holding the dataset the checkpoints were trained on")
+    r.add_argument("--init", choices=["retrieval", "mean"], default="retrieval")
+    r.add_argument("--steps", type=int, default=100)
+    r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")
+    r.add_argument("--device", default="auto")
+    r.set_defaults(func=reconstruct)
     args = parser.parse_args(argv)
     args.func(args)
 

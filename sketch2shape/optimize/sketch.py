@@ -223,3 +223,49 @@ def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start:
     if recon.history:
         curves = {k: [h[k] for h in recon.history] for k in recon.history[0] if k != "lr"}
         plot_curves(out_dir / "views" / f"{recon.obj_id}_loss.png", curves, xlabel="step", title=f"{recon.obj_id} loss")
+
+
+@dataclass
+class SketchReconstruction:
+    sketch: np.ndarray  # uint8 (R, R) the normalized input
+    latent: torch.Tensor
+    start: torch.Tensor
+    history: list[dict[str, float]]
+
+
+def reconstruct_from_sketch(
+    sketch: np.ndarray,
+    camera: Camera,
+    model,
+    siamese,
+    optim: LatentOptimSettings,
+    tracing: TracingSettings,
+    resolution: int = 64,
+    index: RetrievalIndex | None = None,
+    silhouette_weight: float = 0.0,
+    progress: bool = True,
+    callback=None,
+) -> SketchReconstruction:
+    """Optimize a DeepSDF code for one normalized sketch (uint8, ink 0) drawn from ``camera``.
+
+    ``callback(step, terms)`` is called after every step (the app streams progress with it).
+    """
+    from sketch2shape.optimize.latent import optimize_latent
+
+    device = model.mean_latent().device
+    sketch_t = from_uint8(sketch)
+    with torch.no_grad():
+        embedding = siamese.embed_sketch(sketch_t[None, None].to(device))[0]
+    view = SketchView(-1, camera.with_resolution(resolution), sketch_t, embedding, sketch_region(sketch_t, resolution).to(device))
+    start = model.latent_of(index.nearest_shape(embedding)).clone() if index is not None else model.mean_latent().clone()
+    objective = SketchObjective(model.decoder, siamese, [view], tracing, silhouette_weight)
+    if callback is not None:
+        inner = objective
+
+        def objective(latent, step):  # noqa: F811 - wraps the objective to report progress
+            terms = inner(latent, step)
+            callback(step, {k: float(v.detach()) for k, v in terms.items()})
+            return terms
+
+    result = optimize_latent(objective, start, optim, progress=progress, description="reconstruct sketch")
+    return SketchReconstruction(sketch=sketch, latent=result.latent, start=start, history=result.history)

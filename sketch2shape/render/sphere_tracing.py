@@ -44,7 +44,7 @@ class TracingSettings:
     bound: float = 1.0  # radius of the bounding sphere the shape lives in
     temperature: float = 0.01  # of the soft silhouette
     inside_offset: float = 0.05  # how far behind a hit the silhouette looks for "inside"
-    batch_size: int = 65536  # rays marched at once (memory)
+    coarse_factor: int = 4  # trace every k-th pixel first, then only full-resolution rays near the shape (1: off)
 
 
 @dataclass
@@ -54,6 +54,7 @@ class TraceResult:
     t: torch.Tensor  # ray parameter at the last step (the hit for hit rays)
     hit: torch.Tensor  # bool
     t_closest: torch.Tensor  # ray parameter where |sdf| was smallest
+    closest: torch.Tensor  # that smallest |sdf| (inf for rays not traced)
     evaluations: int  # SDF evaluations spent marching
 
 
@@ -83,10 +84,15 @@ def ray_sphere(origins: torch.Tensor, dirs: torch.Tensor, radius: float) -> tupl
 
 
 @torch.no_grad()
-def sphere_trace(sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tensor, settings: TracingSettings = TracingSettings()) -> TraceResult:
-    """March rays (N, 3) through ``sdf_fn`` (see module docstring)."""
+def sphere_trace(
+    sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tensor, settings: TracingSettings = TracingSettings(), only: torch.Tensor | None = None
+) -> TraceResult:
+    """March rays (N, 3) through ``sdf_fn`` (see module docstring); ``only`` (N,) bool restricts
+    the marching to some rays, the others count as misses that never came close."""
     n = len(origins)
     active, t, t_far = ray_sphere(origins, dirs, settings.bound)
+    if only is not None:
+        active &= only
     hit = torch.zeros(n, dtype=torch.bool, device=origins.device)
     best = torch.full((n,), float("inf"), device=origins.device, dtype=origins.dtype)
     t_closest = t.clone()
@@ -107,7 +113,25 @@ def sphere_trace(sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tensor,
         t[index] = torch.where(converged, t[index], ti)
         escaped = ti > t_far[index]
         active[index[converged | escaped]] = False
-    return TraceResult(t=t, hit=hit, t_closest=t_closest, evaluations=evaluations)
+    return TraceResult(t=t, hit=hit, t_closest=t_closest, closest=best, evaluations=evaluations)
+
+
+def coarse_region(sdf_fn: SDFFunction, camera: Camera, settings: TracingSettings, device, dtype) -> tuple[torch.Tensor, int]:
+    """Pixels (H*W,) bool worth tracing at full resolution, from a trace of every k-th pixel.
+
+    A coarse ray that passes within ``band`` of the surface (``band`` = the spacing of coarse
+    rays at the far side of the bounding sphere) may have a thin part between itself and its
+    neighbors: the full-resolution pixels around it (one coarse pixel dilated) are traced.
+    """
+    k = settings.coarse_factor
+    coarse = camera.with_resolution(camera.resolution // k)
+    origins, dirs = coarse.rays(dtype, device)
+    trace = sphere_trace(sdf_fn, origins, dirs, settings)
+    spacing = 0.75 * (camera.distance + settings.bound) / coarse.focal_px  # farthest a point can be from every coarse ray
+    near = (trace.hit | (trace.closest < spacing)).reshape(1, 1, coarse.resolution, coarse.resolution).float()
+    near = torch.nn.functional.max_pool2d(near, 3, stride=1, padding=1)
+    region = torch.nn.functional.interpolate(near, scale_factor=k, mode="nearest")[0, 0] > 0
+    return region.reshape(-1), trace.evaluations
 
 
 @torch.no_grad()
@@ -134,8 +158,11 @@ def render(
 ) -> Rendering:
     """Render the zero level set of ``sdf_fn`` from ``camera`` with gradients (module docstring)."""
     origins, dirs = camera.rays(dtype, device)
-    trace = sphere_trace(sdf_fn, origins, dirs, settings)
     n = camera.resolution
+    region, coarse_evaluations = None, 0
+    if settings.coarse_factor > 1 and n % settings.coarse_factor == 0:
+        region, coarse_evaluations = coarse_region(sdf_fn, camera, settings, device, dtype)
+    trace = sphere_trace(sdf_fn, origins, dirs, settings, only=region)
     in_bound, _, _ = ray_sphere(origins, dirs, settings.bound)
     hit_index = trace.hit.nonzero().squeeze(-1)
 
@@ -159,9 +186,11 @@ def render(
     depth = torch.full((n * n,), float("inf"), device=origins.device, dtype=t_hit.dtype)
     depth = depth.index_put((hit_index,), t_hit)
 
-    # Soft silhouette over the rays that enter the bounding sphere: just behind the hit for
-    # hits, at the closest approach for misses (refined, so that its gradient is the envelope's).
-    miss_index = (in_bound & ~trace.hit).nonzero().squeeze(-1)
+    # Soft silhouette: just behind the hit for hits, at the closest approach for misses that
+    # came within a few temperatures of the surface (refined, so that its gradient is the
+    # envelope's); farther misses are 0 to within sigmoid(-6) and are left at 0.
+    near_miss = in_bound & ~trace.hit & (trace.closest < 6 * settings.temperature)
+    miss_index = near_miss.nonzero().squeeze(-1)
     t_miss = refine_closest(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index])
     probe_hit = x_hit + settings.inside_offset * d
     probe_miss = origins[miss_index] + t_miss[:, None] * dirs[miss_index]
@@ -169,7 +198,7 @@ def render(
     soft_miss = torch.sigmoid(-sdf_fn(probe_miss) / settings.temperature)
     silhouette = torch.zeros(n * n, device=origins.device, dtype=soft_hit.dtype)
     silhouette = silhouette.index_put((hit_index,), soft_hit).index_put((miss_index,), soft_miss)
-    evaluations = trace.evaluations + 3 * len(hit_index) + 7 * len(miss_index)
+    evaluations = coarse_evaluations + trace.evaluations + 3 * len(hit_index) + 7 * len(miss_index)
 
     return Rendering(
         normals=normals.reshape(n, n, 3),
