@@ -74,7 +74,6 @@ def reconstruct(args: argparse.Namespace) -> None:
     import json
 
     import numpy as np
-    import torch
     from PIL import Image
 
     from sketch2shape.data.layout import DatasetLayout

@@ -63,7 +63,7 @@ def test_readme_optimize_modes(trained):
     meta = pd.read_csv(root / "data" / "procedural_chair_4" / "metainfo.csv")
     train_id = meta[meta.split == "train"].obj_id.iloc[0]
     out = run("optimize_deepsdf.py", *base, f"obj_ids=[{train_id}]", "split=val", root=root)
-    assert out.returncode != 0 and f"in split 'train', not split='val'" in out.stderr
+    assert out.returncode != 0 and "in split 'train', not split='val'" in out.stderr
     out = run("optimize_deepsdf.py", *base, f"obj_ids=[{train_id}]", root=root)
     assert out.returncode == 0, out.stderr[-3000:]
     out = run("optimize_deepsdf.py", *base, "prior_idx=True", "split=val", root=root)

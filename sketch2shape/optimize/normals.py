@@ -7,38 +7,21 @@ target is the ground-truth normal map itself instead of a sketch seen through a 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.metainfo import read_metainfo
-from sketch2shape.optimize.latent import LatentOptimSettings
-from sketch2shape.optimize.reconstruct import (
-    MeshSettings,
-    Reconstruction,
-    as_bool,
-    describe,
-    load_deepsdf,
-    run_reconstructions,
-    save_reconstruction_pictures,
-    select_shapes,
-)
+from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.render.camera import Camera, cameras_from_json
 from sketch2shape.render.shading import from_uint8, image_to_normals, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings, render
-from sketch2shape.utils.device import resolve_device
-from sketch2shape.utils.training import save_config
-
-log = logging.getLogger(__name__)
 
 
 def dataset_cameras(layout: DatasetLayout) -> list[Camera]:
@@ -131,31 +114,22 @@ def tracing_settings(node) -> TracingSettings:
 
 
 def optimize_normals(cfg) -> str:
-    L.seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
-    save_config(cfg, out_dir)
-    layout = DatasetLayout.from_config(cfg.data)
-    split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.split, cfg.obj_ids, layout.metainfo)
-    model = load_deepsdf(cfg.ckpt_path, device)
-    cameras = dataset_cameras(layout)
+    run = ReconstructionRun.from_config(cfg)
+    cameras = dataset_cameras(run.layout)
     views = check_views(cfg.views, len(cameras))
     tracing = tracing_settings(cfg.render)
     resolution = int(cfg.render.resolution)
-    init_fn = start_latent_fn(model, as_bool(cfg.prior_idx, "prior_idx"), split, cfg.data.name)
+    init_fn = start_latent_fn(run.model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name)
 
     def targets_of(obj_id: str) -> list[NormalTarget]:
-        files = layout.shape(obj_id)
-        return [load_normal_target(files.normal_map(v), cameras[v], resolution, device) for v in views]
+        files = run.layout.shape(obj_id)
+        return [load_normal_target(files.normal_map(v), cameras[v], resolution, run.device) for v in views]
 
     def objective_fn(obj_id: str) -> NormalMapObjective:
-        return NormalMapObjective(model.decoder, targets_of(obj_id), tracing, cfg.loss.normal_weight, cfg.loss.silhouette_weight, cfg.loss.views_per_step, seed=cfg.seed)
+        loss = cfg.loss
+        return NormalMapObjective(run.model.decoder, targets_of(obj_id), tracing, loss.normal_weight, loss.silhouette_weight, loss.views_per_step, seed=cfg.seed)
 
-    table, recons = run_reconstructions(
-        model, layout, split, obj_ids, init_fn, objective_fn, LatentOptimSettings.from_config(cfg.optim),
-        MeshSettings.from_config(cfg.mesh), out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
-    )
-    save_reconstruction_pictures(out_dir, layout, recons)
+    table, recons = run.run(init_fn, objective_fn)
     for recon in recons:
-        save_view_comparisons(out_dir, model.decoder, recon, init_fn(recon.obj_id), targets_of(recon.obj_id), tracing)
-    return f"{describe(table, split)}; metrics in {out_dir / 'metrics.csv'}"
+        save_view_comparisons(run.out_dir, run.model.decoder, recon, init_fn(recon.obj_id), targets_of(recon.obj_id), tracing)
+    return run.summary(table)

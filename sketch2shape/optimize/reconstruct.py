@@ -230,3 +230,45 @@ def save_reconstruction_pictures(out_dir: str | Path, layout: DatasetLayout, rec
     curves = {r.obj_id[:10]: [h["total"] for h in r.history] for r in shown if r.history}
     if curves:
         plot_curves(out_dir / "optimization.png", curves, xlabel="step", title="latent optimization loss")
+
+
+@dataclass
+class ReconstructionRun:
+    """What every optimize_* command sets up from its config before its own objective."""
+
+    cfg: object
+    device: torch.device
+    out_dir: Path
+    layout: DatasetLayout
+    split: str
+    obj_ids: list[str]
+    model: DeepSDF
+
+    @classmethod
+    def from_config(cls, cfg) -> "ReconstructionRun":
+        import lightning as L
+
+        from sketch2shape.utils.device import resolve_device
+        from sketch2shape.utils.training import save_config
+
+        L.seed_everything(cfg.seed)
+        device = resolve_device(cfg.device)
+        out_dir = Path(cfg.paths.output_dir)
+        save_config(cfg, out_dir)
+        layout = DatasetLayout.from_config(cfg.data)
+        split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.split, cfg.obj_ids, layout.metainfo)
+        return cls(cfg, device, out_dir, layout, split, obj_ids, load_deepsdf(cfg.ckpt_path, device))
+
+    def run(self, init_fn: Callable[[str], torch.Tensor], objective_fn: Callable[[str], Objective] | None) -> tuple[pd.DataFrame, list[Reconstruction]]:
+        """Reconstruct every shape with the config's optim/mesh/metrics settings; write pictures."""
+        cfg = self.cfg
+        table, recons = run_reconstructions(
+            self.model, self.layout, self.split, self.obj_ids, init_fn, objective_fn,
+            LatentOptimSettings.from_config(cfg.optim), MeshSettings.from_config(cfg.mesh), self.out_dir,
+            save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
+        )
+        save_reconstruction_pictures(self.out_dir, self.layout, recons)
+        return table, recons
+
+    def summary(self, table: pd.DataFrame, extra: str = "") -> str:
+        return f"{describe(table, self.split)}{extra}; metrics in {self.out_dir / 'metrics.csv'}"

@@ -10,39 +10,23 @@ shrinks, with the latent prior keeping the shape plausible, and optionally a sil
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.optimize.latent import LatentOptimSettings
 from sketch2shape.optimize.normals import check_views, dataset_cameras, load_normal_target, tracing_settings
-from sketch2shape.optimize.reconstruct import (
-    MeshSettings,
-    Reconstruction,
-    as_bool,
-    describe,
-    load_deepsdf,
-    run_reconstructions,
-    save_reconstruction_pictures,
-    select_shapes,
-)
+from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
-from sketch2shape.utils.device import resolve_device
-from sketch2shape.utils.training import save_config
-
-log = logging.getLogger(__name__)
 
 INIT_MODES = ("mean", "retrieval")
 
@@ -146,18 +130,12 @@ def check_compatible(deepsdf, siamese_ckpt: str, data_name: str) -> None:
 def optimize_sketch(cfg) -> str:
     from sketch2shape.models.siamese import load_siamese
 
-    L.seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
-    save_config(cfg, out_dir)
-    layout = DatasetLayout.from_config(cfg.data)
-    metainfo = read_metainfo(layout.metainfo)
-    split, obj_ids = select_shapes(metainfo, cfg.split, cfg.obj_ids, layout.metainfo)
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
-    model = load_deepsdf(cfg.ckpt_path, device)
     if not cfg.siamese_ckpt_path or not Path(str(cfg.siamese_ckpt_path)).is_file():
         raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
+    run = ReconstructionRun.from_config(cfg)
+    model, device, layout = run.model, run.device, run.layout
     check_compatible(model, str(cfg.siamese_ckpt_path), cfg.data.name)
     siamese = load_siamese(cfg.siamese_ckpt_path, device)
     cameras = dataset_cameras(layout)
@@ -176,28 +154,20 @@ def optimize_sketch(cfg) -> str:
         return views
 
     mean = model.mean_latent()
-    index = None
-    if cfg.init == "retrieval":
-        index = RetrievalIndex(siamese, layout, model.train_obj_ids, len(cameras), device)
+    index = RetrievalIndex(siamese, layout, model.train_obj_ids, len(cameras), device) if cfg.init == "retrieval" else None
 
     def init_fn(obj_id: str) -> torch.Tensor:
         if index is None:
             return mean.clone()
-        embedding = views_of(obj_id)[0].embedding
-        return model.latent_of(index.nearest_shape(embedding)).clone()
+        return model.latent_of(index.nearest_shape(views_of(obj_id)[0].embedding)).clone()
 
     def objective_fn(obj_id: str) -> SketchObjective:
         return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight))
 
-    train = as_bool(cfg.train, "train")
-    table, recons = run_reconstructions(
-        model, layout, split, obj_ids, init_fn, objective_fn if train else None, LatentOptimSettings.from_config(cfg.optim),
-        MeshSettings.from_config(cfg.mesh), out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
-    )
-    save_reconstruction_pictures(out_dir, layout, recons)
+    table, recons = run.run(init_fn, objective_fn if as_bool(cfg.train, "train") else None)
     for recon in recons:
-        save_sketch_comparison(out_dir, model.decoder, recon, init_fn(recon.obj_id), views_of(recon.obj_id), layout, cameras, unseen_view, resolution, tracing)
-    return f"{describe(table, split)} (init={cfg.init}); metrics in {out_dir / 'metrics.csv'}"
+        save_sketch_comparison(run.out_dir, model.decoder, recon, init_fn(recon.obj_id), views_of(recon.obj_id), layout, cameras, unseen_view, resolution, tracing)
+    return run.summary(table, f" (init={cfg.init})")
 
 
 def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, views: Sequence[SketchView], layout: DatasetLayout, cameras: Sequence[Camera], unseen_view: int, resolution: int, tracing: TracingSettings) -> None:

@@ -1,6 +1,5 @@
 """The normal-map and sketch objectives move an analytic shape towards its target."""
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import trimesh
