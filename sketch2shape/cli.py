@@ -45,11 +45,19 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str]) -> float:
 
 
 def demo_stages(data: str, run_dir: Path) -> list[Stage]:
-    deepsdf_ckpt = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
+    deepsdf = f"ckpt_path={run_dir / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'}"
+    siamese = run_dir / "train_siamese" / "checkpoints" / "last.ckpt"
+    sdf_opt = ["+experiment/optimize_deepsdf=demo", "split=val"]
+    sketch_opt = ["+experiment/optimize_sketch=demo", "split=val", f"siamese_ckpt_path={siamese}"]
     return [
         Stage("preprocess_data", "preprocess_data.py", [f"data={data}"]),
         Stage("train_deepsdf", "train_deepsdf.py", [f"data={data}", "+experiment/train_deepsdf=demo"]),
-        Stage("optimize_deepsdf", "optimize_deepsdf.py", [f"data={data}", f"ckpt_path={deepsdf_ckpt}", "split=val", "+experiment/optimize_deepsdf=cpu"]),
+        Stage("train_siamese", "train_siamese.py", [f"data={data}", "+experiment/train_siamese=demo"]),
+        Stage("eval_siamese", "eval_siamese.py", [f"data={data}", f"ckpt_path={siamese}"]),
+        Stage("mean_code", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt, "train=False"]),
+        Stage("optimize_deepsdf", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt]),
+        Stage("retrieval", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt, "train=False"]),
+        Stage("optimize_sketch", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt]),
     ]
 
 
@@ -127,6 +135,20 @@ def reconstruct(args: argparse.Namespace) -> None:
     print(f"[reconstruct] mesh: {out}  preview: {preview}")
 
 
+def app(args: argparse.Namespace) -> None:
+    """The browser app (sketch2shape.app): settings from conf/app.yaml, overridden by the flags."""
+    try:
+        from sketch2shape.app.server import serve
+        from sketch2shape.app.settings import load_settings
+    except ImportError as err:
+        raise SystemExit(f"sketch2shape app needs the app extra ({err.name} is missing): pip install -e \".[app]\"") from None
+    try:
+        settings = load_settings(args.config, host=args.host, port=args.port, deepsdf_ckpt=args.deepsdf_ckpt, siamese_ckpt=args.siamese_ckpt, data_dir=args.data_dir, device=args.device)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    serve(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +169,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")
     r.add_argument("--device", default="auto")
     r.set_defaults(func=reconstruct)
+    a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; conf/app.yaml)")
+    a.add_argument("--host", help="address to listen on (default from conf/app.yaml: 127.0.0.1, this machine only)")
+    a.add_argument("--port", type=int, help="port (default from conf/app.yaml: 7860)")
+    a.add_argument("--deepsdf-ckpt", help=f"DeepSDF checkpoint (default: {DEMO_RUN / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'})")
+    a.add_argument("--siamese-ckpt", help=f"Siamese checkpoint (default: {DEMO_RUN / 'train_siamese' / 'checkpoints' / 'last.ckpt'})")
+    a.add_argument("--data-dir", help="paths.data_dir holding the dataset the checkpoints were trained on (default: data)")
+    a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
+    a.add_argument("--config", default=None, help="settings file (default: conf/app.yaml)")
+    a.set_defaults(func=app)
     args = parser.parse_args(argv)
     args.func(args)
 
