@@ -25,6 +25,19 @@ class Stage:
         return run_dir / self.name / ".done"
 
 
+def stage_overrides(stage: str, settings: Sequence[str]) -> list[str]:
+    """Overrides from ``--set``: ``key=value`` goes to every stage (added where absent),
+    ``stage:key=value`` to that stage only."""
+    out = []
+    for item in settings:
+        target, _, override = item.rpartition(":") if ":" in item.split("=", 1)[0] else ("", "", item)
+        if "=" not in override:
+            raise SystemExit(f"--set {item!r}: expected key=value or stage:key=value")
+        if target in ("", stage):
+            out.append(override if target else "++" + override.lstrip("+"))
+    return out
+
+
 def run_stage(stage: Stage, run_dir: Path, common: Sequence[str]) -> float:
     """Run a stage unless it finished before; returns the seconds it took (0 if reused)."""
     from sketch2shape.utils.io import write_text
@@ -66,8 +79,13 @@ def demo(args: argparse.Namespace) -> None:
     run_dir = log_dir / "demo" / args.data
     common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
     timings = {}
-    for stage in demo_stages(args.data, run_dir):
-        timings[stage.name] = run_stage(stage, run_dir, common)
+    stages = demo_stages(args.data, run_dir)
+    names = [stage.name for stage in stages]
+    unknown = sorted({item.split("=", 1)[0].rpartition(":")[0] for item in args.set} - {""} - set(names))
+    if unknown:
+        raise SystemExit(f"--set names unknown stage(s) {unknown}; stages: {', '.join(names)}")
+    for stage in stages:
+        timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)])
     from sketch2shape.report import write_demo_report
 
     report = write_demo_report(run_dir, timings)
@@ -156,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--data", default="procedural_chair_16", help="data config (default: procedural_chair_16)")
     p.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     p.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); the demo writes to <log-dir>/demo/<data>")
+    p.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage (repeatable)")
     p.set_defaults(func=demo)
     r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG, dark strokes on light paper)")
     r.add_argument("sketch", help="the sketch image")

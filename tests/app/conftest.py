@@ -1,0 +1,148 @@
+"""Fixtures of the app tests: a fake reconstruction (fast), tiny trained checkpoints (slow), a live server."""
+
+from __future__ import annotations
+
+import base64
+import io
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image, ImageDraw
+
+from sketch2shape.app.engine import Reconstructor
+from sketch2shape.app.settings import AppSettings
+from tests.conftest import REPO_ROOT
+from tests.data.test_preprocess_pipeline import TINY
+
+with warnings.catch_warnings():
+    # Newer Starlette prefers the httpx2 package and warns when it falls back to httpx.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: F401 - re-exported for the tests
+
+DATA = [a for a in TINY if a.startswith("data.") or a.startswith("data=")]
+# Small, but trained enough to have a surface: at hidden_dim 32 the untrained decoder tends to start
+# above the clamp (0.1) everywhere, where the clamped L1 has no gradient, and never learns.
+TINY_DEEPSDF = [
+    "model.decoder.latent_dim=8", "model.decoder.hidden_dim=64", "model.decoder.num_layers=4", "model.decoder.skip_layers=[2]",
+    "datamodule.points_per_shape=512", "datamodule.repeats=32", "trainer.max_epochs=4", "model.lr_decoder=5e-3", "model.lr_latent=5e-3",
+    "report.shapes=2", "report.resolution=24",
+]
+TINY_SIAMESE = [
+    "model.net.image_size=32", "model.net.embedding_dim=16", "model.net.encoder.widths=[8,16]", "model.net.encoder.blocks=[1,1]",
+    "model.loader.load_resolution=32", "model.loader.shapes_per_batch=2", "model.loader.views_per_shape=2",
+    "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "model.ks=[1,5]",  # 3 shapes x 2 views to retrieve from
+]
+
+
+def chair_drawing(size: int = 400) -> Image.Image:
+    """A simple chair drawn with dark strokes on white: back, seat, four legs."""
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    s = size / 400
+    draw.rectangle((130 * s, 60 * s, 270 * s, 190 * s), outline="black", width=4)
+    draw.polygon([(130 * s, 190 * s), (270 * s, 190 * s), (300 * s, 230 * s), (100 * s, 230 * s)], outline="black", width=4)
+    for x0, x1 in ((105, 110), (295, 290), (140, 145), (265, 260)):
+        draw.line((x0 * s, 230 * s, x1 * s, 340 * s), fill="black", width=4)
+    return image
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_url(image: Image.Image) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
+class FakeReconstructor(Reconstructor):
+    """The real views / framing / sketch checks, but a sphere instead of trained models, step by step."""
+
+    def __init__(self, settings: AppSettings, step_seconds: float = 0.05) -> None:
+        super().__init__(settings)
+        self.step_seconds = step_seconds
+        self.order: list[int] = []  # the view of each job in the order they ran
+
+    def missing(self) -> str | None:
+        return None
+
+    def load(self):
+        return None
+
+    def reconstruct(self, sketches, steps, progress, start=None):
+        self.order.append(sketches[-1][1])
+        for step in range(steps):
+            time.sleep(self.step_seconds)
+            progress("optimizing", step + 1, {"loss": 1.0 / (step + 1)})
+        progress("meshing", steps, {})
+        return trimesh.creation.icosphere(subdivisions=2, radius=0.5), torch.zeros(8)
+
+
+def fake_settings(tmp_path: Path, **changes) -> AppSettings:
+    values = dict(deepsdf_ckpt=str(tmp_path / "none.ckpt"), siamese_ckpt=str(tmp_path / "none2.ckpt"), data_dir=str(tmp_path / "data"), steps=10, device="cpu")
+    values.update(changes)
+    return AppSettings(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the app server did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _run(script: str, *args: str, root: Path) -> None:
+    out = subprocess.run([sys.executable, f"scripts/{script}", *args, f"paths.root_dir={root}"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{script} failed:\n{out.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> AppSettings:
+    """Tiny DeepSDF + Siamese checkpoints trained by the project's scripts on tiny procedural_chair_4 data.
+
+    Session-scoped: the API test and the browser test share them (building takes about a minute).
+    """
+    root = tmp_path_factory.mktemp("app_models")
+    _run("preprocess_data.py", *DATA, root=root)
+    _run("train_deepsdf.py", "+data=procedural_chair_4", *DATA[1:], *TINY_DEEPSDF, root=root)
+    _run("train_siamese.py", "+data=procedural_chair_4", *DATA[1:], *TINY_SIAMESE, root=root)
+
+    def newest(task: str) -> Path:
+        return sorted((root / "logs" / task / "runs").iterdir())[-1] / "checkpoints" / "last.ckpt"
+
+    return AppSettings(
+        deepsdf_ckpt=str(newest("train_deepsdf")), siamese_ckpt=str(newest("train_siamese")), data_dir=str(root / "data"),
+        device="cpu", steps=4, render_resolution=32, resolution=32,
+    )
