@@ -1,0 +1,69 @@
+"""`sketch2shape demo` end to end on procedural_chair_4 with tiny settings, and the reconstruct command."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import trimesh
+
+from sketch2shape.cli import stage_overrides
+from tests.conftest import REPO_ROOT
+
+TINY_DATA = [
+    "data.splits={train: 3, val: 1, test: 0}", "data.camera.resolution=48", "data.views.azimuth_count=4",
+    "data.views.elevations_deg=[20.0]", "data.preprocess_sdf.num_samples=3000", "data.preprocess_sdf.visibility_views=6",
+    "data.preprocess_sdf.visibility_resolution=48", "data.preprocess_surface.num_samples=500",
+]
+TINY = [
+    *TINY_DATA,
+    # hidden 64 and lr 5e-3: a narrower net starts with |sdf| above the clamp everywhere and never learns a surface
+    "train_deepsdf:model.decoder.latent_dim=8", "train_deepsdf:model.decoder.hidden_dim=64", "train_deepsdf:model.decoder.num_layers=4",
+    "train_deepsdf:model.decoder.skip_layers=[2]", "train_deepsdf:trainer.max_epochs=4", "train_deepsdf:report.shapes=1",
+    "train_deepsdf:report.resolution=24", "train_deepsdf:datamodule.points_per_shape=512", "train_deepsdf:datamodule.repeats=32",
+    "train_deepsdf:model.lr_decoder=5e-3", "train_deepsdf:model.lr_latent=5e-3",
+    "train_siamese:model.net.image_size=32", "train_siamese:model.net.embedding_dim=16", "train_siamese:model.net.encoder.widths=[8,16]",
+    "train_siamese:model.net.encoder.blocks=[1,1]", "train_siamese:model.loader.load_resolution=32", "train_siamese:model.loader.shapes_per_batch=2",
+    "train_siamese:model.loader.views_per_shape=2", "train_siamese:trainer.max_epochs=1", "eval_siamese:model.loader.load_resolution=32",
+    "eval_siamese:gallery.image_size=32",
+    "optim.steps=2", "mesh.resolution=24", "metrics.chamfer_points=300", "render.resolution=24",
+    "retrieval:sketch_views=[1]", "retrieval:unseen_view=2", "optimize_sketch:sketch_views=[1]", "optimize_sketch:unseen_view=2",
+]
+
+
+def test_stage_overrides():
+    assert stage_overrides("a", ["x=1", "a:y=2", "b:z=3"]) == ["++x=1", "y=2"]
+    assert stage_overrides("b", ["data.splits={train: 3}"]) == ["++data.splits={train: 3}"]
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_and_reconstruct(tmp_path):
+    cmd = [sys.executable, "-m", "sketch2shape.cli", "demo", "--data", "procedural_chair_4", "--data-dir", str(tmp_path / "data"),
+           "--log-dir", str(tmp_path / "logs")] + [a for item in TINY for a in ("--set", item)]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run_dir = tmp_path / "logs" / "demo" / "procedural_chair_4"
+    report = (run_dir / "report.md").read_text()
+    for method in ("mean code", "retrieval", "sketch optimization", "DeepSDF fit"):
+        assert method in report
+    assert pd.read_csv(run_dir / "optimize_sketch" / "metrics.csv")["obj_id"].iloc[-1] == "mean_metric"
+    # Re-running reuses every finished stage.
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("done before, reusing") == 8
+
+    # The user-facing command on a drawing, with the demo's checkpoints.
+    sketch = tmp_path / "data" / "procedural_chair_4" / "shapes" / "chair_00000" / "sketches" / "00001.png"
+    rec = [sys.executable, "-m", "sketch2shape.cli", "reconstruct", str(sketch), "--out", str(tmp_path / "chair.obj"), "--view", "1",
+           "--deepsdf-ckpt", str(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"),
+           "--siamese-ckpt", str(run_dir / "train_siamese" / "checkpoints" / "last.ckpt"),
+           "--data-dir", str(tmp_path / "data"), "--steps", "2", "--resolution", "32"]
+    out = subprocess.run(rec, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(trimesh.load(tmp_path / "chair.obj", force="mesh").faces) > 0
+    assert (tmp_path / "chair_preview.png").is_file()
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    out = subprocess.run(rec[:4] + [str(bad)] + rec[5:], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "is not an image" in out.stderr
+    out = subprocess.run(rec[:5] + ["--deepsdf-ckpt", str(tmp_path / "missing.ckpt")], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0 and "run `sketch2shape demo` first" in out.stderr
