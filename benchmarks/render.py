@@ -70,13 +70,16 @@ def main() -> None:
     parser.add_argument("--ckpt", required=True, help="a trained DeepSDF checkpoint (the CPU-sized model)")
     parser.add_argument("--big-ckpt", default=None, help="a trained paper-sized checkpoint, if you have one")
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--skip-big", action="store_true", help="only the CPU-sized model (the paper size takes long on a CPU)")
     args = parser.parse_args()
     torch.manual_seed(0)
 
     models = {}
     small = load_deepsdf(args.ckpt, torch.device("cpu"))
     models["deepsdf_small (trained)"] = (small.decoder, small.mean_latent())
-    if args.big_ckpt:
+    if args.skip_big:
+        pass
+    elif args.big_ckpt:
         big = load_deepsdf(args.big_ckpt, torch.device("cpu"))
         models["deepsdf (trained)"] = (big.decoder, big.mean_latent())
     else:
