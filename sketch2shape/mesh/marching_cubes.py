@@ -65,7 +65,7 @@ def sdf_grid(
     sdf_fn: SDFFunction,
     resolution: int = 256,
     coarse_to_fine: bool = True,
-    strides: Sequence[int] = (16, 4, 1),
+    strides: Sequence[int] = (16, 4, 2, 1),
     margin: float = 1.5,
     batch_size: int = 2**16,
     device: torch.device | str = "cpu",

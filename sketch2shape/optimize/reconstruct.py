@@ -87,7 +87,7 @@ def load_deepsdf(ckpt_path: str | Path | None, device: torch.device) -> DeepSDF:
 class MeshSettings:
     resolution: int = 256
     coarse_to_fine: bool = True
-    strides: tuple[int, ...] = (16, 4, 1)
+    strides: tuple[int, ...] = (16, 4, 2, 1)
     margin: float = 1.5
     batch_size: int = 65536
 
