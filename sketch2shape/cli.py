@@ -103,7 +103,7 @@ def reconstruct(args: argparse.Namespace) -> None:
     from PIL import Image
 
     from sketch2shape.data.layout import DatasetLayout
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
     from sketch2shape.models.siamese import load_siamese
     from sketch2shape.optimize.latent import LatentOptimSettings
     from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
@@ -134,7 +134,7 @@ def reconstruct(args: argparse.Namespace) -> None:
             raise SystemExit(f"--view {args.view}: the dataset has views 0..{len(cameras) - 1}")
         camera = cameras[args.view]
         train = model.train_obj_ids
-        framing = Framing.from_sketches([np.asarray(Image.open(layout.shape(o).sketch(args.view))) for o in train if layout.shape(o).sketch(args.view).is_file()])
+        framing = dataset_framing(layout, train, args.view)
         index = RetrievalIndex(siamese, layout, train, len(cameras), device) if args.init == "retrieval" else None
     try:
         sketch = normalize_sketch(gray, framing, name=str(args.sketch))

@@ -8,7 +8,6 @@ import pytest
 import trimesh
 
 from sketch2shape.cli import stage_overrides
-from tests.conftest import REPO_ROOT
 
 TINY_DATA = [
     "data.splits={train: 3, val: 1, test: 0}", "data.camera.resolution=48", "data.views.azimuth_count=4",

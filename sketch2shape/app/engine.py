@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import trimesh
-from PIL import Image
 
 from sketch2shape.app.settings import AppSettings
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.user_sketch import Framing, normalize_sketch
+from sketch2shape.data.user_sketch import Framing, dataset_framing, normalize_sketch
 from sketch2shape.render.camera import Camera, cameras_from_json
 
 DEFAULT_DATA = "procedural_chair_16"
@@ -153,9 +152,8 @@ class Reconstructor:
         """Where the training sketches of view ``index`` sit (cached)."""
         with self._lock:
             if index not in self._framings:
-                paths = [self.layout.shape(o).sketch(index) for o in self.train_obj_ids()] if self.has_dataset() else []
-                sketches = [np.asarray(Image.open(p).convert("L")) for p in paths if p.is_file()]
-                self._framings[index] = Framing.from_sketches(sketches) if sketches else Framing()
+                ids = self.train_obj_ids() if self.has_dataset() else []
+                self._framings[index] = dataset_framing(self.layout, ids, index)
             return self._framings[index]
 
     def normalize(self, gray: np.ndarray, index: int, name: str = "sketch") -> np.ndarray:

@@ -45,7 +45,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.requests import ClientDisconnect
 
-from sketch2shape.app.engine import ModelsMissing, Reconstructor
+from sketch2shape.app.engine import Reconstructor
 from sketch2shape.app.jobs import DONE, FINISHED, Job, JobQueue, QueueFull
 from sketch2shape.app.settings import AppSettings
 from sketch2shape.data.user_sketch import SketchInputError, image_to_gray

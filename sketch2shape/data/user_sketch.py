@@ -50,6 +50,14 @@ class Framing:
         return cls(center=(float(c[0]), float(c[1])), size=float(np.median(sizes)), resolution=sketches[0].shape[0], stroke_width=stroke_width)
 
 
+def dataset_framing(layout, obj_ids, view: int) -> Framing:
+    """The framing of the existing sketches of ``view`` of ``obj_ids`` in a dataset layout
+    (the default framing if there are none)."""
+    paths = [layout.shape(obj_id).sketch(view) for obj_id in obj_ids]
+    sketches = [np.asarray(Image.open(p).convert("L")) for p in paths if p.is_file()]
+    return Framing.from_sketches(sketches) if sketches else Framing()
+
+
 def read_sketch_file(path: str | Path) -> np.ndarray:
     """A drawing as a uint8 grayscale array; transparent pixels count as paper."""
     path = Path(path)

@@ -90,20 +90,19 @@ class NormalMapObjective:
         return {"loss": loss, "normal": normal_loss, "silhouette": silhouette_loss}
 
 
-def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, targets: Sequence[NormalTarget], tracing: TracingSettings, first_column: Sequence[np.ndarray] | None = None, column_names: Sequence[str] = ("truth", "start", "end")) -> None:
+def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, targets: Sequence[NormalTarget], tracing: TracingSettings) -> None:
     """``views/<obj_id>.png``: per view a row of truth | start | end renders (and the loss curve)."""
     from sketch2shape.viz import plot_curves, save_labeled_grid
 
     rows = []
-    for i, target in enumerate(targets):
+    for target in targets:
         truth = to_uint8(normals_to_image(target.normals, target.mask > 0.5))
         renders = []
         for latent in (start, recon.latent.to(start.device)):
             rendering = render(lambda p: decoder(latent, p), target.camera, tracing, device=latent.device)
             renders.append(to_uint8(rendering.image.detach()))
-        first = [first_column[i]] if first_column is not None else []
-        rows.append([*first, truth, *renders])
-    save_labeled_grid(out_dir / "views" / f"{recon.obj_id}.png", rows, col_labels=list(column_names), title=recon.obj_id)
+        rows.append([truth, *renders])
+    save_labeled_grid(out_dir / "views" / f"{recon.obj_id}.png", rows, col_labels=["truth", "start", "end"], title=recon.obj_id)
     if recon.history:
         curves = {k: [h[k] for h in recon.history] for k in recon.history[0] if k not in ("lr",)}
         plot_curves(out_dir / "views" / f"{recon.obj_id}_loss.png", curves, xlabel="step", title=f"{recon.obj_id} loss")
