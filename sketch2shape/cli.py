@@ -67,7 +67,7 @@ def demo_stages(data: str, run_dir: Path) -> list[Stage]:
         Stage("train_deepsdf", "train_deepsdf.py", [f"data={data}", "+experiment/train_deepsdf=demo"]),
         Stage("train_siamese", "train_siamese.py", [f"data={data}", "+experiment/train_siamese=demo"]),
         Stage("eval_siamese", "eval_siamese.py", [f"data={data}", f"ckpt_path={siamese}"]),
-        Stage("mean_code", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt, "train=False"]),
+        Stage("mean_code", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt, "train=False", "init=mean"]),
         Stage("optimize_deepsdf", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt]),
         Stage("retrieval", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt, "train=False"]),
         Stage("optimize_sketch", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt]),

@@ -17,6 +17,11 @@ from sketch2shape.utils.io import save_figure, save_image
 PREVIEW_CAMERA = Camera(azimuth_deg=35.0, elevation_deg=25.0, resolution=192)
 
 
+def short_id(obj_id: str, width: int = 12) -> str:
+    """An obj_id that fits a figure label: whole if short (``chair_00004``), else its first characters."""
+    return obj_id if len(obj_id) <= width else obj_id[: width - 1] + "…"
+
+
 def render_mesh(mesh: trimesh.Trimesh, camera: Camera = PREVIEW_CAMERA) -> np.ndarray:
     """uint8 (H, W, 3) normal-map render of a mesh (white if the mesh is empty)."""
     n = camera.resolution

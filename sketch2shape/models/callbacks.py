@@ -37,7 +37,7 @@ class DeepSDFReport(L.Callback):
         if not trainer.is_global_zero:
             return
         from sketch2shape.mesh.marching_cubes import extract_mesh
-        from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid
+        from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid, short_id
 
         metrics = read_csv_logger_metrics(trainer)
         if metrics is not None and "train/loss" in metrics:
@@ -52,7 +52,7 @@ class DeepSDFReport(L.Callback):
                 renders.append(render_mesh(mesh, PREVIEW_CAMERA))
                 gt_mesh = self.layout.shape(obj_id).normalized_mesh
                 truths.append(render_mesh(_load(gt_mesh), PREVIEW_CAMERA) if gt_mesh.is_file() else np.full_like(renders[-1], 255))
-                labels.append(obj_id[:10])
+                labels.append(short_id(obj_id))
         if renders:
             save_labeled_grid(self.out_dir / "reconstructions.png", [truths, renders], row_labels=["truth", "DeepSDF"], col_labels=labels)
         log.info("wrote %s and %s", self.out_dir / "loss_curve.png", self.out_dir / "reconstructions.png")

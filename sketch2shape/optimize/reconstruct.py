@@ -214,7 +214,7 @@ def run_reconstructions(
 def save_reconstruction_pictures(out_dir: str | Path, layout: DatasetLayout, reconstructions: Sequence[Reconstruction], max_shapes: int = 12) -> None:
     """``reconstructions.png`` (ground truth above reconstruction) and ``optimization.png`` (loss curves)."""
     from sketch2shape.data.preprocess.mesh import load_mesh
-    from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid
+    from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid, short_id
 
     out_dir = Path(out_dir)
     shown = list(reconstructions)[:max_shapes]
@@ -225,9 +225,9 @@ def save_reconstruction_pictures(out_dir: str | Path, layout: DatasetLayout, rec
         gt = layout.shape(recon.obj_id).normalized_mesh
         renders.append(render_mesh(recon.mesh))
         truths.append(render_mesh(load_mesh(gt)) if gt.is_file() else np.full_like(renders[-1], 255))
-        labels.append(f"{recon.obj_id[:10]}\nCD {recon.metrics.chamfer * 1000:.2f}")
+        labels.append(f"{short_id(recon.obj_id)}\nCD {recon.metrics.chamfer * 1000:.2f}")
     save_labeled_grid(out_dir / "reconstructions.png", [truths, renders], row_labels=["truth", "result"], col_labels=labels)
-    curves = {r.obj_id[:10]: [h["total"] for h in r.history] for r in shown if r.history}
+    curves = {short_id(r.obj_id): [h["total"] for h in r.history] for r in shown if r.history}
     if curves:
         plot_curves(out_dir / "optimization.png", curves, xlabel="step", title="latent optimization loss")
 

@@ -58,3 +58,21 @@ def test_select_shapes_and_booleans():
     assert as_bool("Train", "train") is True and as_bool(False, "x") is False and as_bool("false", "x") is False
     with pytest.raises(ValueError, match="train='maybe' is not a boolean"):
         as_bool("maybe", "train")
+
+
+def test_nearest_training_code_picks_the_closest_learned_shape(sphere_model):
+    from sketch2shape.optimize.sdf import nearest_training_code, start_latent_fn
+
+    model, _ = sphere_model
+    model.train_obj_ids = ["r25", "r45", "r65"]
+    near_45 = sphere_samples(0.47, 6000)
+    assert nearest_training_code(model, near_45) == "r45"
+    # Its own code left out (a training shape in mode 2), the next closest sphere wins.
+    assert nearest_training_code(model, near_45, exclude="r45") in {"r25", "r65"}
+    assert nearest_training_code(model, sphere_samples(0.7, 6000), exclude="r45") == "r65"
+    # auto: mean code on the train split, nearest code elsewhere
+    samples_of = {"r45": near_45, "new": sphere_samples(0.27, 6000)}.get
+    assert torch.equal(start_latent_fn(model, False, "train", "d", "auto", samples_of)("r45"), model.mean_latent())
+    assert torch.equal(start_latent_fn(model, False, "val", "d", "auto", samples_of)("new"), model.latent_of("r25"))
+    with pytest.raises(ValueError, match="init='closest'; accepted: auto, mean, nearest"):
+        start_latent_fn(model, False, "val", "d", "closest", samples_of)
