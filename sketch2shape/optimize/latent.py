@@ -26,6 +26,9 @@ class LatentOptimSettings:
     lr_decay: float = 0.1
     lr_decay_every: int = 400
     prior_weight: float = 1e-4
+    # Return the code with the lowest total loss seen (the start included) instead of the last one:
+    # for deterministic objectives such as a sketch's Siamese distance, where a step can overshoot.
+    keep_best: bool = False
 
     @classmethod
     def from_config(cls, node) -> "LatentOptimSettings":
@@ -51,19 +54,22 @@ def optimize_latent(
     optimizer = torch.optim.Adam([latent], lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, settings.lr_decay_every), gamma=settings.lr_decay)
     history: list[dict[str, float]] = []
+    best_total, best_latent = float("inf"), latent.detach().clone()
     steps = range(settings.steps)
     for step in tqdm(steps, desc=description, leave=False) if progress else steps:
         optimizer.zero_grad(set_to_none=True)
         terms = objective(latent, step)
         prior = settings.prior_weight * latent.pow(2).sum()
         total = terms["loss"] + prior
+        if settings.keep_best and float(total) < best_total:
+            best_total, best_latent = float(total), latent.detach().clone()
         total.backward()
         optimizer.step()
         scheduler.step()
         record = {name: float(value.detach()) for name, value in terms.items()}
         record.update(prior=float(prior.detach()), total=float(total.detach()), lr=optimizer.param_groups[0]["lr"])
         history.append(record)
-    return LatentResult(latent=latent.detach(), history=history)
+    return LatentResult(latent=best_latent if settings.keep_best and history else latent.detach(), history=history)
 
 
 class SDFObjective:

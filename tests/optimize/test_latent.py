@@ -76,3 +76,14 @@ def test_nearest_training_code_picks_the_closest_learned_shape(sphere_model):
     assert torch.equal(start_latent_fn(model, False, "val", "d", "auto", samples_of)("new"), model.latent_of("r25"))
     with pytest.raises(ValueError, match="init='closest'; accepted: auto, mean, nearest"):
         start_latent_fn(model, False, "val", "d", "closest", samples_of)
+
+
+def test_keep_best_returns_the_lowest_loss_code_seen():
+    # lr far too large: Adam overshoots the minimum at 1 and ends away from it.
+    objective = lambda latent, step: {"loss": (latent - 1.0).pow(2).sum()}
+    settings = LatentOptimSettings(steps=4, lr=0.9, lr_decay_every=1000, prior_weight=0.0)
+    last = optimize_latent(objective, torch.zeros(1), settings)
+    best = optimize_latent(objective, torch.zeros(1), LatentOptimSettings(**{**settings.__dict__, "keep_best": True}))
+    lowest = min(h["total"] for h in best.history)
+    assert objective(best.latent, 0)["loss"].item() == pytest.approx(lowest)
+    assert objective(last.latent, 0)["loss"].item() > lowest + 0.1
