@@ -256,7 +256,7 @@ class ReconstructionRun:
         out_dir = Path(cfg.paths.output_dir)
         save_config(cfg, out_dir)
         layout = DatasetLayout.from_config(cfg.data)
-        split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.split, cfg.obj_ids, layout.metainfo)
+        split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.get("split"), cfg.get("obj_ids"), layout.metainfo)
         return cls(cfg, device, out_dir, layout, split, obj_ids, load_deepsdf(cfg.ckpt_path, device))
 
     def run(self, init_fn: Callable[[str], torch.Tensor], objective_fn: Callable[[str], Objective] | None) -> tuple[pd.DataFrame, list[Reconstruction]]:

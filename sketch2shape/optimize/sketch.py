@@ -28,7 +28,7 @@ from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
 
-INIT_MODES = ("mean", "retrieval")
+INIT_MODES = ("mean", "retrieval", "encoder")
 
 
 def load_sketch(path: Path) -> torch.Tensor:
@@ -127,6 +127,65 @@ def check_compatible(deepsdf, siamese_ckpt: str, data_name: str) -> None:
         raise ValueError(f"siamese_ckpt_path: the Siamese checkpoint was trained on data={siamese_data}, not data={data_name}")
 
 
+def sketch_views_loader(layout: DatasetLayout, siamese, cameras: Sequence[Camera], view_indices: Sequence[int], resolution: int, device: torch.device):
+    """A function ``obj_id -> [SketchView]``: a shape's synthetic sketches from ``view_indices``, embedded."""
+
+    def views_of(obj_id: str) -> list[SketchView]:
+        views = []
+        for v in view_indices:
+            sketch = load_sketch(layout.shape(obj_id).sketch(v))
+            with torch.no_grad():
+                embedding = siamese.embed_sketch(sketch[None, None].to(device))[0]
+            views.append(SketchView(v, cameras[v].with_resolution(resolution), sketch, embedding, sketch_region(sketch, resolution).to(device)))
+        return views
+
+    return views_of
+
+
+def start_from_sketches(init: str, views: Sequence[SketchView], model, index: "RetrievalIndex | None" = None, encoder=None) -> torch.Tensor:
+    """(D,) start code for sketch(es): the mean code, the code of the retrieved training shape
+    (first view's sketch), or the sketch encoder's prediction (averaged over the views)."""
+    if init == "mean":
+        return model.mean_latent().clone()
+    if init == "retrieval":
+        if index is None:
+            raise ValueError("init=retrieval needs a retrieval index")
+        return model.latent_of(index.nearest_shape(views[0].embedding)).clone()
+    if init == "encoder":
+        if encoder is None:
+            raise ValueError("init=encoder needs encoder_ckpt_path (train one with scripts/train_sketch_encoder.py)")
+        sketches = torch.stack([view.sketch for view in views])[:, None].to(model.mean_latent().device)
+        with torch.no_grad():
+            return encoder.encode_sketch(sketches).mean(dim=0)
+    raise ValueError(f"init={init!r}; accepted: {', '.join(INIT_MODES)}")
+
+
+def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, views: int, device: torch.device):
+    """(retrieval index, sketch encoder) as far as ``init`` needs them."""
+    index = RetrievalIndex(siamese, layout, model.train_obj_ids, views, device) if init == "retrieval" else None
+    encoder = None
+    if init == "encoder":
+        from sketch2shape.models.sketch_encoder import load_sketch_encoder
+
+        path = cfg.get("encoder_ckpt_path")
+        if not path or not Path(str(path)).is_file():
+            raise FileNotFoundError(f"encoder_ckpt_path={path} is not a file: train one with scripts/train_sketch_encoder.py, or use init=retrieval")
+        encoder = load_sketch_encoder(str(path), device)
+        check_encoder_compatible(model, encoder, str(path))
+    return index, encoder
+
+
+def check_encoder_compatible(deepsdf, encoder, path: str) -> None:
+    """The encoder predicts codes of one DeepSDF: same dataset and latent size."""
+    hparams = getattr(encoder, "hparams", {})
+    trained, data = hparams.get("data_name"), deepsdf.hparams.get("data_name")
+    if trained and data and trained != data:
+        raise ValueError(f"encoder_ckpt_path={path} was trained for a DeepSDF of data={trained}, but ckpt_path is of data={data}")
+    dim = hparams.get("latent_dim")
+    if dim and int(dim) != deepsdf.latent_dim:
+        raise ValueError(f"encoder_ckpt_path={path} predicts {dim}-d codes, but the DeepSDF's codes are {deepsdf.latent_dim}-d")
+
+
 def optimize_sketch(cfg) -> str:
     from sketch2shape.models.siamese import load_siamese
 
@@ -143,23 +202,11 @@ def optimize_sketch(cfg) -> str:
     unseen_view = check_views([cfg.unseen_view], len(cameras), "unseen_view")[0]
     tracing = tracing_settings(cfg.render)
     resolution = int(cfg.render.resolution)
-
-    def views_of(obj_id: str) -> list[SketchView]:
-        views = []
-        for v in sketch_views:
-            sketch = load_sketch(layout.shape(obj_id).sketch(v))
-            with torch.no_grad():
-                embedding = siamese.embed_sketch(sketch[None, None].to(device))[0]
-            views.append(SketchView(v, cameras[v].with_resolution(resolution), sketch, embedding, sketch_region(sketch, resolution).to(device)))
-        return views
-
-    mean = model.mean_latent()
-    index = RetrievalIndex(siamese, layout, model.train_obj_ids, len(cameras), device) if cfg.init == "retrieval" else None
+    views_of = sketch_views_loader(layout, siamese, cameras, sketch_views, resolution, device)
+    index, encoder = load_start_models(cfg.init, cfg, model, siamese, layout, len(cameras), device)
 
     def init_fn(obj_id: str) -> torch.Tensor:
-        if index is None:
-            return mean.clone()
-        return model.latent_of(index.nearest_shape(views_of(obj_id)[0].embedding)).clone()
+        return start_from_sketches(cfg.init, views_of(obj_id), model, index, encoder)
 
     def objective_fn(obj_id: str) -> SketchObjective:
         return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight))

@@ -1,0 +1,259 @@
+"""Every way of getting a shape, one run, the same shapes: the sketch-to-shape comparison table.
+
+For each shape of the chosen splits and each configured method (the mean code, retrieval, the
+sketch encoder, sketch optimization variants, optimize_normals, optimize_deepsdf), the code is
+found, meshed with the same settings and scored with the same chamfer distance. Results are
+appended to ``results.csv`` after every (method, shape), so an interrupted run resumes with
+``resume_from=<its folder>``; ``comparison.md`` holds the table (chamfer x1000 mean and median
+per split) and ``comparison.png`` one row of renders per shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+
+from sketch2shape.data.metainfo import read_metainfo
+from sketch2shape.data.sdf_dataset import load_sdf_samples
+from sketch2shape.optimize.latent import LatentOptimSettings, Objective, SDFObjective
+from sketch2shape.optimize.normals import NormalMapObjective, check_views, dataset_cameras, load_normal_target, tracing_settings
+from sketch2shape.optimize.reconstruct import MeshSettings, ReconstructionRun, reconstruct_shape
+from sketch2shape.optimize.sdf import nearest_training_code
+from sketch2shape.optimize.sketch import INIT_MODES, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
+from sketch2shape.utils.io import atomic_path, save_mesh, write_text
+
+log = logging.getLogger(__name__)
+
+KINDS = ("start", "sketch", "normals", "deepsdf")
+RESULT_COLUMNS = ["method", "split", "obj_id", "chamfer", "fscore", "seconds"]
+
+
+@dataclass
+class Method:
+    """How one method finds a shape's code: a start code and an optional objective."""
+
+    name: str
+    start: Callable[[str], torch.Tensor]
+    objective: Callable[[str], Objective] | None
+    optim: LatentOptimSettings
+
+
+def method_settings(cfg, name: str) -> dict:
+    """A method's settings: the block of its kind (``cfg.<kind>``) overridden by its own entry."""
+    entry = OmegaConf.to_container(cfg.methods[name], resolve=True)
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"methods.{name}.kind={kind!r}; accepted: {', '.join(KINDS)}")
+    base = OmegaConf.to_container(cfg[kind], resolve=True) if kind in cfg and cfg[kind] is not None else {}
+    return {**base, **entry}
+
+
+class MethodFactory:
+    """Builds the configured methods, loading each checkpoint and index once."""
+
+    def __init__(self, cfg, run: ReconstructionRun) -> None:
+        from sketch2shape.models.siamese import load_siamese
+
+        self.cfg, self.run = cfg, run
+        self.cameras = dataset_cameras(run.layout)
+        self._siamese = None
+        self._starts: dict[str, tuple] = {}
+        if cfg.siamese_ckpt_path:
+            if not Path(str(cfg.siamese_ckpt_path)).is_file():
+                raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
+            check_compatible(run.model, str(cfg.siamese_ckpt_path), cfg.data.name)
+            self._siamese = load_siamese(cfg.siamese_ckpt_path, run.device)
+
+    @property
+    def siamese(self):
+        if self._siamese is None:
+            raise ValueError("sketch methods need siamese_ckpt_path (train one with scripts/train_siamese.py)")
+        return self._siamese
+
+    def start_models(self, init: str) -> tuple:
+        if init not in self._starts:
+            self._starts[init] = load_start_models(init, self.cfg, self.run.model, self.siamese, self.run.layout, len(self.cameras), self.run.device)
+        return self._starts[init]
+
+    def build(self, name: str) -> Method:
+        settings = method_settings(self.cfg, name)
+        builder = {"start": self._sketch, "sketch": self._sketch, "normals": self._normals, "deepsdf": self._deepsdf}[settings["kind"]]
+        return builder(name, settings)
+
+    def _sketch(self, name: str, s: dict) -> Method:
+        model, run = self.run.model, self.run
+        init = s.get("init", "retrieval")
+        if init not in INIT_MODES:
+            raise ValueError(f"methods.{name}.init={init!r}; accepted: {', '.join(INIT_MODES)}")
+        views = check_views(s["sketch_views"], len(self.cameras), f"methods.{name}.sketch_views")
+        render = s["render"]
+        tracing = tracing_settings(render)
+        views_of = sketch_views_loader(run.layout, self.siamese, self.cameras, views, int(render["resolution"]), run.device)
+        index, encoder = self.start_models(init)
+
+        def start(obj_id: str) -> torch.Tensor:
+            return start_from_sketches(init, views_of(obj_id), model, index, encoder)
+
+        def objective(obj_id: str) -> SketchObjective:
+            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, float(s.get("silhouette_weight", 0.0)))
+
+        optimized = s["kind"] == "sketch"
+        return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"]))
+
+    def _normals(self, name: str, s: dict) -> Method:
+        model, run = self.run.model, self.run
+        views = check_views(s["views"], len(self.cameras), f"methods.{name}.views")
+        resolution = int(s["render"]["resolution"])
+        tracing = tracing_settings(s["render"])
+        mean = model.mean_latent()
+
+        def objective(obj_id: str) -> NormalMapObjective:
+            files = run.layout.shape(obj_id)
+            targets = [load_normal_target(files.normal_map(v), self.cameras[v], resolution, run.device) for v in views]
+            loss = s["loss"]
+            return NormalMapObjective(model.decoder, targets, tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(self.cfg.seed))
+
+        return Method(name, lambda obj_id: mean.clone(), objective, LatentOptimSettings.from_config(s["optim"]))
+
+    def _deepsdf(self, name: str, s: dict) -> Method:
+        model, run = self.run.model, self.run
+        optim = s["optim"]
+
+        def samples_of(obj_id: str) -> torch.Tensor:
+            return load_sdf_samples(run.layout, obj_id).to(run.device)
+
+        def start(obj_id: str) -> torch.Tensor:
+            if s.get("init", "nearest") == "mean":
+                return model.mean_latent().clone()
+            chosen = nearest_training_code(model, samples_of(obj_id), int(s.get("init_points", 8000)), seed=int(self.cfg.seed), exclude=obj_id)
+            return model.latent_of(chosen).clone()
+
+        def objective(obj_id: str) -> SDFObjective:
+            return SDFObjective(model.decoder, samples_of(obj_id), int(optim["points_per_step"]), float(optim.get("clamp", 0.1)), seed=int(self.cfg.seed))
+
+        return Method(name, start, objective, LatentOptimSettings.from_config(optim))
+
+
+def read_previous_results(resume_from) -> pd.DataFrame:
+    if not resume_from:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    path = Path(str(resume_from)) / "results.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"resume_from={resume_from}: {path} does not exist")
+    return pd.read_csv(path)
+
+
+def summarize(results: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Chamfer x1000 mean and median and F-score mean per method and split (and over all splits)."""
+    rows = []
+    frames = [(split, part) for split, part in results.groupby("split", sort=False)]
+    if len(frames) > 1:
+        frames.append(("all", results))
+    for split, part in frames:
+        for method in methods:
+            scores = part[part.method == method]
+            if scores.empty:
+                continue
+            chamfer = scores.chamfer * 1000
+            rows.append({"split": split, "method": method, "shapes": len(scores), "chamfer_mean": chamfer.mean(), "chamfer_median": chamfer.median(), "fscore_mean": scores.fscore.mean(), "seconds_per_shape": scores.seconds.mean()})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(summary: pd.DataFrame, data_name: str) -> str:
+    lines = [f"# Sketch to shape on {data_name}", "", "Chamfer x1000 (lower is better), F-score@0.02, seconds per shape.", ""]
+    for split, part in summary.groupby("split", sort=False):
+        lines += [f"## {split} ({int(part.shapes.max())} shapes)", "", "| method | mean | median | F-score | s/shape |", "|---|---|---|---|---|"]
+        for row in part.itertuples():
+            lines.append(f"| {row.method} | {row.chamfer_mean:.3f} | {row.chamfer_median:.3f} | {row.fscore_mean:.3f} | {row.seconds_per_shape:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save_comparison_picture(path: Path, layout, meshes: dict[tuple[str, str], object], results: pd.DataFrame, methods: list[str], sketch_view: int, max_shapes: int = 8) -> None:
+    """One row per shape: sketch | truth | each method's mesh (with its chamfer x1000)."""
+    from PIL import Image
+
+    from sketch2shape.data.preprocess.mesh import load_mesh
+    from sketch2shape.viz import render_mesh, save_labeled_grid, short_id
+
+    rows, labels = [], []
+    for obj_id in list(dict.fromkeys(results.obj_id))[:max_shapes]:
+        files = layout.shape(obj_id)
+        truth = render_mesh(load_mesh(files.normalized_mesh))
+        size = truth.shape[:2]
+        sketch = np.asarray(Image.open(files.sketch(sketch_view)).convert("L").resize(size[::-1]))
+        row = [sketch, truth]
+        for method in methods:
+            mesh = meshes.get((method, obj_id))
+            row.append(render_mesh(mesh) if mesh is not None else np.full_like(truth, 255))
+        rows.append(row)
+        labels.append(short_id(obj_id))
+    if rows:
+        save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch", "truth", *methods])
+
+
+def eval_sketch_to_shape(cfg) -> str:
+    run = ReconstructionRun.from_config(cfg)
+    metainfo = read_metainfo(run.layout.metainfo)
+    splits = list(cfg.splits)
+    methods = [name for name in cfg.methods if cfg.methods[name] is not None]
+    factory = MethodFactory(cfg, run)
+    built = [factory.build(name) for name in methods]
+    mesh_settings = MeshSettings.from_config(cfg.mesh)
+    results = read_previous_results(cfg.resume_from)
+    done = set(zip(results.method, results.obj_id))
+    meshes: dict[tuple[str, str], object] = {}
+    if cfg.resume_from:
+        from sketch2shape.data.preprocess.mesh import load_mesh
+
+        for method, obj_id in done:
+            path = Path(str(cfg.resume_from)) / "meshes" / method / f"{obj_id}.obj"
+            if path.is_file():
+                meshes[(method, obj_id)] = load_mesh(path)
+                save_mesh(run.out_dir / "meshes" / method / f"{obj_id}.obj", meshes[(method, obj_id)])
+    failures: list[dict] = []
+    for split in splits:
+        obj_ids = list(metainfo[metainfo.split == split].obj_id)
+        if cfg.max_shapes_per_split:
+            obj_ids = obj_ids[: int(cfg.max_shapes_per_split)]
+        for obj_id in obj_ids:
+            for method in built:
+                if (method.name, obj_id) in done:
+                    continue
+                start_time = time.perf_counter()
+                try:
+                    objective = method.objective(obj_id) if method.objective is not None else None
+                    recon = reconstruct_shape(run.model, run.layout, obj_id, method.start(obj_id), objective, method.optim, mesh_settings, **cfg.metrics)
+                except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+                    log.error("FAILED %s on %s: %s", method.name, obj_id, err)
+                    failures.append({"method": method.name, "obj_id": obj_id, "error": str(err)})
+                    continue
+                seconds = time.perf_counter() - start_time
+                meshes[(method.name, obj_id)] = recon.mesh
+                save_mesh(run.out_dir / "meshes" / method.name / f"{obj_id}.obj", recon.mesh)
+                row = {"method": method.name, "split": split, "obj_id": obj_id, "chamfer": recon.metrics.chamfer, "fscore": recon.metrics.fscore, "seconds": seconds}
+                results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
+                log.info("%s %s %s chamfer x1000 %.3f (%.0f s)", split, obj_id, method.name, recon.metrics.chamfer * 1000, seconds)
+                with atomic_path(run.out_dir / "results.csv") as tmp:
+                    results.to_csv(tmp, index=False, float_format="%.8f")
+    if failures:
+        with atomic_path(run.out_dir / "failures.csv") as tmp:
+            pd.DataFrame(failures).to_csv(tmp, index=False)
+    if results.empty:
+        raise RuntimeError(f"no shape could be reconstructed; failures: {failures}")
+    summary = summarize(results, methods)
+    with atomic_path(run.out_dir / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.4f")
+    table = markdown_table(summary, cfg.data.name)
+    write_text(run.out_dir / "comparison.md", table + "\n")
+    first_view = int(list(cfg.sketch.sketch_views)[0]) if "sketch" in cfg else 0
+    save_comparison_picture(run.out_dir / "comparison.png", run.layout, meshes, results, methods, first_view)
+    return f"{table}\nwritten to {run.out_dir}"
