@@ -240,3 +240,24 @@ class PairAugment:
         sketches = jitter(sketches, generator=generator, **s.jitter)
         sketches = random_affine(sketches, generator=generator, **s.sketch_affine)
         return sketches.clamp(0.0, 1.0), normals.clamp(0.0, 1.0)  # interpolation can overshoot slightly
+
+
+class SketchAugment:
+    """The augmentations of :class:`PairAugment` for sketches without normal maps (sketch encoder).
+
+    Exactly the same steps, order and random draws: the paired ones (mirror, similarity
+    transform) move the sketch alone, since nothing has to stay aligned with it.
+    """
+
+    def __init__(self, settings: AugmentSettings | Mapping[str, Any] | None = None) -> None:
+        self.pairs = PairAugment(settings)
+
+    @property
+    def settings(self) -> AugmentSettings:
+        return self.pairs.settings
+
+    def __call__(self, sketches: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``sketches (B, 1, H, W)`` float in [0, 1] -> the same shape."""
+        # A 1x1 white placeholder for the normal maps: the paired steps warp it at no cost.
+        placeholder = sketches.new_ones((sketches.shape[0], 3, 1, 1))
+        return self.pairs(sketches, placeholder, generator)[0]

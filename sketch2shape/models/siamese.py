@@ -170,6 +170,36 @@ def build_encoder(spec: Mapping[str, Any], in_channels: int) -> nn.Module:
     return encoder
 
 
+def check_images(images: Tensor, what: str) -> None:
+    """Raise unless ``images`` is a float batch ``(B, 1 or 3, H, W)``; ``what`` names it in the error."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"{what} images must be (B, 1 or 3, H, W), got shape {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"{what} images must be float in [0, 1], got {images.dtype} (divide uint8 by 255)")
+
+
+def resize_square(images: Tensor, size: int) -> Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, size, size)``: area averaging when shrinking, bilinear otherwise."""
+    target = (int(size), int(size))
+    if tuple(images.shape[-2:]) != target:
+        shrink = images.shape[-2] >= target[0] and images.shape[-1] >= target[1]
+        images = F.interpolate(images, size=target, mode="area") if shrink else F.interpolate(
+            images, size=target, mode="bilinear", align_corners=False, antialias=False
+        )
+    return images
+
+
+def sketch_ink(images: Tensor, size: int) -> Tensor:
+    """Sketches ``(B, 1|3, H, W)`` float in [0, 1], black ink on white -> ``(B, 1, size, size)`` with
+    ink = 1 and paper = 0 (so zero padding looks like paper); any ``H, W`` (:func:`resize_square`).
+
+    The sketch preprocessing of every network that reads sketches (Siamese, sketch encoder).
+    """
+    check_images(images, "sketch")
+    ink = 1.0 - (images if images.shape[1] == 1 else images.mean(1, keepdim=True))
+    return resize_square(ink, size)
+
+
 DEFAULT_ENCODER = {"_target_": f"{__name__}.ResNetEncoder"}
 NORMAL_INPUTS = ("edges", "rgb", "rgb_edges")
 
@@ -231,29 +261,15 @@ class SiameseNet(nn.Module):
 
     @staticmethod
     def _check(images: Tensor, what: str) -> None:
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"{what} images must be (B, 1 or 3, H, W), got shape {tuple(images.shape)}")
-        if not images.is_floating_point():
-            raise TypeError(f"{what} images must be float in [0, 1], got {images.dtype} (divide uint8 by 255)")
+        check_images(images, what)
 
     def resize(self, images: Tensor) -> Tensor:
         """``(B, C, H, W)`` -> ``(B, C, S, S)``: area averaging when shrinking, bilinear otherwise."""
-        size = (self.image_size, self.image_size)
-        if tuple(images.shape[-2:]) != size:
-            shrink = images.shape[-2] >= size[0] and images.shape[-1] >= size[1]
-            images = F.interpolate(images, size=size, mode="area") if shrink else F.interpolate(
-                images, size=size, mode="bilinear", align_corners=False, antialias=False
-            )
-        return images
+        return resize_square(images, self.image_size)
 
     def prepare_sketch(self, images: Tensor) -> Tensor:
-        """Sketches -> network input ``(B, sketch_channels, S, S)``, ink = 1 and paper = 0.
-
-        Inverted so that white paper is 0 and zero padding looks like paper.
-        """
-        self._check(images, "sketch")
-        ink = 1.0 - (images if images.shape[1] == 1 else images.mean(1, keepdim=True))
-        ink = self.resize(ink)
+        """Sketches -> network input ``(B, sketch_channels, S, S)``, ink = 1 and paper = 0 (:func:`sketch_ink`)."""
+        ink = sketch_ink(images, self.image_size)
         return ink if self.sketch_channels == 1 else ink.repeat(1, self.sketch_channels, 1, 1)
 
     def prepare_normal(self, images: Tensor) -> Tensor:
