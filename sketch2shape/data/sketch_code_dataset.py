@@ -1,0 +1,186 @@
+"""Sketches of a DeepSDF checkpoint's training shapes, paired with the row of each shape's code.
+
+For the sketch encoder (``sketch2shape.models.sketch_encoder``): item = one view of one training
+shape, ``{"sketch": (1, R, R) float in [0, 1] (ink 0), "code_index": row in the DeepSDF code table,
+"view": view index}`` and, when SDF points are asked for, ``"points": (P, 3)`` random points from
+the shape's ``sdf_samples.npy`` (for an SDF-space loss term).
+
+Only the DeepSDF training shapes have learned codes, so validation cannot use the val split:
+``val_views`` are held out from training instead (the same shapes from unseen views).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.siamese_dataset import _read, count_views
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SketchCodeLoaderSettings:
+    """``loader:`` in ``conf/model/sketch_encoder.yaml``."""
+
+    load_resolution: int | None = 128  # sketches are resized once on load (null: keep the files' size)
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    repeats: int = 1  # passes over the training items per epoch (fewer, longer epochs on tiny datasets)
+    val_views: list[int] = field(default_factory=lambda: [4, 16])  # held out from training; [] trains on all views
+    sdf_cache_points: int = 4096  # SDF sample points kept in memory per shape (for the SDF loss term)
+    num_workers: int = 0  # everything is cached in memory; workers only add process overhead
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None) -> SketchCodeLoaderSettings:
+        node = dict(node or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(node) - known)
+        if unknown:
+            raise ValueError(f"unknown loader key(s) {unknown}; accepted: {', '.join(sorted(known))}")
+        if "val_views" in node:
+            node["val_views"] = [int(v) for v in node["val_views"] or []]
+        return cls(**node)
+
+
+class ShapeSketches:
+    """All views' sketches ``(K, V, 1, R, R)`` uint8 of ``obj_ids`` (in code-table order), in memory.
+
+    With ``sdf_points > 0`` also ``points (K, sdf_points, 3)``: a seeded random subset of each
+    shape's SDF sample positions.
+    """
+
+    def __init__(
+        self,
+        layout: DatasetLayout,
+        obj_ids: Sequence[str],
+        resolution: int | None = 128,
+        sdf_points: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if not obj_ids:
+            raise ValueError("no training shapes: the DeepSDF checkpoint lists no train_obj_ids")
+        self.layout, self.obj_ids = layout, [str(o) for o in obj_ids]
+        missing = [o for o in self.obj_ids if not layout.shape(o).sketches_dir.is_dir()]
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} training shape(s) of the DeepSDF checkpoint have no sketches under {layout.shapes_dir} "
+                f"(e.g. {missing[0]}): is the checkpoint trained on data={layout.name}? Otherwise run "
+                f"`python scripts/preprocess_data.py data={layout.name}`"
+            )
+        views = {count_views(layout, o) for o in self.obj_ids}
+        if len(views) != 1:
+            raise ValueError(f"shapes of {layout.root} have different numbers of views {sorted(views)}: re-run preprocessing")
+        self.num_views = views.pop()
+        self.sketches = torch.stack([
+            torch.stack([_read(layout.shape(o).sketch(v), 1, resolution) for v in range(self.num_views)]) for o in self.obj_ids
+        ])
+        self.points: Tensor | None = None
+        if sdf_points > 0:
+            rng = np.random.default_rng(seed)
+            self.points = torch.stack([self._sample_points(o, sdf_points, rng) for o in self.obj_ids])
+
+    def _sample_points(self, obj_id: str, count: int, rng: np.random.Generator) -> Tensor:
+        path = self.layout.shape(obj_id).sdf_samples
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing (needed by model.loss.sdf_weight > 0): run preprocessing or set model.loss.sdf_weight=0")
+        samples = np.load(path, mmap_mode="r")
+        rows = np.sort(rng.choice(len(samples), size=min(count, len(samples)), replace=False))
+        return torch.from_numpy(np.asarray(samples[rows, :3], dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.obj_ids)
+
+    def sketch(self, shape: int, view: int) -> Tensor:
+        """``(1, R, R)`` float in [0, 1]."""
+        return self.sketches[shape, view].float() / 255.0
+
+
+class SketchCodeDataset(Dataset):
+    """Items ``(shape, view)`` for every shape and the given views, ``repeats`` times over."""
+
+    def __init__(self, shapes: ShapeSketches, views: Sequence[int], points_per_item: int = 0, repeats: int = 1) -> None:
+        self.shapes, self.views = shapes, [int(v) for v in views]
+        self.points_per_item, self.repeats = int(points_per_item), max(1, int(repeats))
+        if self.points_per_item > 0 and shapes.points is None:
+            raise ValueError("points_per_item > 0 needs ShapeSketches(..., sdf_points > 0)")
+        self._items = [(s, v) for s in range(len(shapes)) for v in self.views]
+
+    def __len__(self) -> int:
+        return len(self._items) * self.repeats
+
+    def __getitem__(self, index: int) -> dict:
+        shape, view = self._items[int(index) % len(self._items)]
+        item = {"sketch": self.shapes.sketch(shape, view), "code_index": shape, "view": view}
+        if self.points_per_item > 0:
+            cache = self.shapes.points[shape]
+            item["points"] = cache[torch.randint(len(cache), (self.points_per_item,))]  # torch's seeded global RNG
+        return item
+
+
+def split_views(num_views: int, val_views: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(training views, held-out views) of ``num_views``; errors name the bad ``loader.val_views``."""
+    held = sorted({int(v) for v in val_views})
+    bad = [v for v in held if not 0 <= v < num_views]
+    if bad:
+        raise ValueError(f"loader.val_views={list(val_views)}: views {bad} do not exist (0..{num_views - 1})")
+    train = [v for v in range(num_views) if v not in held]
+    if not train:
+        raise ValueError(f"loader.val_views={list(val_views)} holds out every view; keep some for training")
+    return train, held
+
+
+class SketchCodeDataModule(L.LightningDataModule):
+    """Training: the DeepSDF training shapes' sketches from the training views (shuffled).
+    Validation: the same shapes from ``loader.val_views`` (none if empty)."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        obj_ids: Sequence[str],
+        loader: SketchCodeLoaderSettings | Mapping[str, Any] | None = None,
+        sdf_points: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.layout = DatasetLayout(Path(str(data_dir)))
+        self.obj_ids = [str(o) for o in obj_ids]
+        self.settings = loader if isinstance(loader, SketchCodeLoaderSettings) else SketchCodeLoaderSettings.from_config(loader)
+        self.sdf_points, self.seed = int(sdf_points), int(seed)
+        self.shapes: ShapeSketches | None = None
+        self.train_views: list[int] = []
+        self.val_views: list[int] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.shapes is not None:
+            return
+        s = self.settings
+        cache = s.sdf_cache_points if self.sdf_points > 0 else 0
+        self.shapes = ShapeSketches(self.layout, self.obj_ids, s.load_resolution, cache, self.seed)
+        self.train_views, self.val_views = split_views(self.shapes.num_views, s.val_views)
+        log.info("sketch encoder data: %d shapes, training views %s, held-out views %s", len(self.shapes), self.train_views, self.val_views)
+
+    def train_dataloader(self) -> DataLoader:
+        s = self.settings
+        dataset = SketchCodeDataset(self.shapes, self.train_views, self.sdf_points, s.repeats)
+        return DataLoader(
+            dataset, batch_size=min(s.batch_size, len(dataset)), shuffle=True, drop_last=True,
+            num_workers=s.num_workers, persistent_workers=s.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> list[DataLoader]:
+        if not self.val_views:
+            return []
+        s = self.settings
+        dataset = SketchCodeDataset(self.shapes, self.val_views, 0)
+        return [DataLoader(dataset, batch_size=s.eval_batch_size, shuffle=False, num_workers=s.num_workers)]

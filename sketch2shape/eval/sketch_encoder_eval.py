@@ -1,0 +1,119 @@
+"""Evaluate a sketch encoder by decoding its codes: chamfer / F-score of the meshes, next to the mean code.
+
+Used at the end of ``scripts/train_sketch_encoder.py`` (``final_eval``) on shapes the encoder has
+never seen (the val split), one synthetic sketch per shape and view, and by the training-curve figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.utils.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def read_sketch(path: Path) -> torch.Tensor:
+    """``(1, 1, H, W)`` float sketch in [0, 1], black strokes on white, from a PNG."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python scripts/preprocess_data.py data=...` first")
+    return torch.from_numpy(np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0)[None, None]
+
+
+def evaluate_encoder_codes(
+    encoder,
+    deepsdf,
+    layout: DatasetLayout,
+    obj_ids: Sequence[str],
+    views: Sequence[int],
+    mesh_resolution: int = 128,
+    chamfer_points: int = 30_000,
+) -> tuple[pd.DataFrame, list]:
+    """Chamfer / F-score of the encoder's code (one per shape and view) and of the mean code.
+
+    Returns a table ``obj_id, view, method (encoder | mean_code), chamfer, fscore`` (``view`` is
+    -1 for the mean code) and the encoder's reconstructions (for pictures).
+    """
+    from sketch2shape.optimize.latent import LatentOptimSettings
+    from sketch2shape.optimize.reconstruct import MeshSettings, reconstruct_shape
+
+    device = encoder.codes.device
+    mesh = MeshSettings(resolution=int(mesh_resolution))
+    optim = LatentOptimSettings()
+    mean_code = deepsdf.mean_latent().to(device)
+    rows, recons = [], []
+    for obj_id in obj_ids:
+        for view in views:
+            with torch.no_grad():
+                code = encoder.encode_sketch(read_sketch(layout.shape(obj_id).sketch(int(view))))[0]
+            recon = reconstruct_shape(deepsdf, layout, obj_id, code, None, optim, mesh, chamfer_points)
+            recons.append(recon)
+            rows.append({"obj_id": obj_id, "view": int(view), "method": "encoder", "chamfer": recon.metrics.chamfer, "fscore": recon.metrics.fscore})
+            log.info("%s view %d: encoder chamfer x1000 %.3f", obj_id, view, recon.metrics.chamfer * 1000)
+        recon = reconstruct_shape(deepsdf, layout, obj_id, mean_code, None, optim, mesh, chamfer_points)
+        rows.append({"obj_id": obj_id, "view": -1, "method": "mean_code", "chamfer": recon.metrics.chamfer, "fscore": recon.metrics.fscore})
+        log.info("%s: mean code chamfer x1000 %.3f", obj_id, recon.metrics.chamfer * 1000)
+    return pd.DataFrame(rows, columns=["obj_id", "view", "method", "chamfer", "fscore"]), recons
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method: shapes, chamfer x1000 mean / median, F-score mean."""
+    grouped = table.groupby("method")
+    return pd.DataFrame({
+        "count": grouped["chamfer"].count(),
+        "chamfer_x1000_mean": grouped["chamfer"].mean() * 1000,
+        "chamfer_x1000_median": grouped["chamfer"].median() * 1000,
+        "fscore_mean": grouped["fscore"].mean(),
+    }).reset_index()
+
+
+def write_table(path: str | Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.8f")
+
+
+def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | None = None) -> Path | None:
+    """``run_dir/training_curve.png``: training loss terms and validation (held-out views) per epoch.
+
+    Returns None (with a warning) when the run has no CSV log.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sketch2shape.models.siamese_plots import epoch_table
+    from sketch2shape.utils.io import save_figure
+
+    run_dir = Path(run_dir)
+    metrics_csv = Path(metrics_csv) if metrics_csv else run_dir / "csv" / "metrics.csv"
+    if not metrics_csv.is_file():
+        log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
+        return None
+    table = epoch_table(metrics_csv)
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name in ("train/loss", "train/latent", "train/sdf", "val/latent_rel_mse"):
+        if name in table:
+            rows = table.dropna(subset=[name])
+            ax_loss.plot(rows["epoch"], rows[name], marker=".", label=name)
+    ax_loss.axhline(1.0, color="gray", linestyle="--", linewidth=0.8, label="mean code (latent)")
+    ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log", title="losses (latent: / code variance)")
+    ax_loss.legend(loc="upper right", fontsize=8)
+    if "val/code_acc" in table:
+        rows = table.dropna(subset=["val/code_acc"])
+        ax_val.plot(rows["epoch"], rows["val/code_acc"], marker=".", label="val/code_acc")
+    ax_val.set(xlabel="epoch", ylim=(0, 1.02), title="held-out views: nearest code is the shape's")
+    ax_val.legend(loc="lower right")
+    for ax in (ax_loss, ax_val):
+        ax.grid(alpha=0.3)
+    path = run_dir / "training_curve.png"
+    save_figure(path, fig)
+    return path

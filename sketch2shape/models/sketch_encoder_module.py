@@ -1,0 +1,156 @@
+"""Training the sketch encoder (sketch -> DeepSDF code) in Lightning.
+
+Batch (``sketch2shape.data.sketch_code_dataset``): ``sketch (B, 1, H, W)`` float in [0, 1] (ink 0),
+``code_index (B,)`` rows of the DeepSDF code table, optionally ``points (B, P, 3)``.
+
+Loss, with ``z`` the true code and ``ẑ`` the prediction, ``s²`` the mean per-dimension variance of
+the training codes (so that predicting the mean code scores about 1):
+
+* ``latent``: ``mse``: ``mean((ẑ - z)²) / s²`` or ``l1``: ``mean|ẑ - z| / s``, times ``latent_weight``;
+* ``sdf`` (if ``sdf_weight > 0`` and a decoder is attached): clamped L1 between the frozen DeepSDF
+  decoder's ``f(ẑ, x)`` and ``f(z, x)`` on ``P`` SDF sample points of the shape, times ``sdf_weight``.
+
+Validation (held-out views of the training shapes, no augmentation): ``val/latent_rel_mse``
+(``mean((ẑ - z)²) / s²``, the mean code scores ~1), ``val/latent_l1`` and ``val/code_acc``
+(share of sketches whose nearest training code is their own shape's).
+
+The DeepSDF decoder is only needed for the SDF term; it is not a submodule, so it stays out of the
+checkpoint (the checkpoint holds the code table, see :class:`SketchEncoderNet`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch import Tensor, nn
+
+from sketch2shape.data.augment import SketchAugment
+from sketch2shape.models.deepsdf_module import clamped_l1
+from sketch2shape.models.siamese_module import _plain
+from sketch2shape.models.sketch_encoder import SketchEncoderNet
+
+LATENT_LOSSES = ("mse", "l1")
+DEFAULT_LOSS = {"latent": "mse", "latent_weight": 1.0, "sdf_weight": 0.0, "sdf_points": 256, "sdf_clamp": 0.1}
+
+
+def loss_settings(node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``loss:`` of ``conf/model/sketch_encoder.yaml`` merged over :data:`DEFAULT_LOSS`, validated."""
+    node = dict(node or {})
+    unknown = sorted(set(node) - set(DEFAULT_LOSS))
+    if unknown:
+        raise ValueError(f"unknown model.loss key(s) {unknown}; accepted: {', '.join(DEFAULT_LOSS)}")
+    merged = {**DEFAULT_LOSS, **node}
+    if merged["latent"] not in LATENT_LOSSES:
+        raise ValueError(f"model.loss.latent={merged['latent']!r}; accepted: {', '.join(LATENT_LOSSES)}")
+    return merged
+
+
+class SketchEncoderModule(L.LightningModule):
+    def __init__(
+        self,
+        net: Mapping[str, Any] | None = None,
+        deepsdf: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        augment: Mapping[str, Any] | None = None,
+        data_name: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """``net``: :class:`SketchEncoderNet` keyword arguments except the sizes; ``deepsdf``: the
+        record of :func:`sketch2shape.models.sketch_encoder.deepsdf_record` (gives ``latent_dim``,
+        ``num_codes``); ``optimizer`` / ``scheduler`` are ``_partial_`` specs with a ``_target_``;
+        ``data_name`` and ``seed`` are recorded. Call :meth:`set_codes` before training."""
+        super().__init__()
+        net, deepsdf, loss, optimizer, scheduler, augment = map(_plain, (net, deepsdf, loss, optimizer, scheduler, augment))
+        deepsdf = dict(deepsdf or {})
+        for key in ("latent_dim", "num_codes"):
+            if key not in deepsdf:
+                raise ValueError(f"deepsdf record has no {key!r}; build it with sketch2shape.models.sketch_encoder.deepsdf_record")
+        loss = loss_settings(loss)
+        self.save_hyperparameters(
+            {"net": net, "deepsdf": deepsdf, "loss": loss, "optimizer": optimizer, "scheduler": scheduler,
+             "augment": augment, "data_name": data_name, "seed": seed}
+        )
+        self.net = SketchEncoderNet(latent_dim=deepsdf["latent_dim"], num_codes=deepsdf["num_codes"], deepsdf=deepsdf, **dict(net or {}))
+        self.augment = SketchAugment(augment)
+        self._decoder: tuple[nn.Module, ...] = ()  # not a submodule: kept out of state_dict / checkpoint
+
+    # --- setup --------------------------------------------------------------------------------
+    def set_codes(self, codes: Tensor) -> None:
+        """The DeepSDF training codes ``(num_codes, latent_dim)``, rows in ``deepsdf.train_obj_ids`` order."""
+        self.net.set_codes(codes)
+
+    def attach_decoder(self, decoder: nn.Module) -> None:
+        """The frozen DeepSDF decoder for the SDF loss term (eval mode, no gradients to its weights)."""
+        decoder.eval().requires_grad_(False)
+        self._decoder = (decoder,)
+
+    @property
+    def decoder(self) -> nn.Module | None:
+        return self._decoder[0] if self._decoder else None
+
+    def on_fit_start(self) -> None:
+        if self.decoder is not None:
+            self.decoder.to(self.device)
+
+    # --- loss ---------------------------------------------------------------------------------
+    def latent_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Scale-free latent loss of codes ``(B, D)`` (the mean code scores about 1)."""
+        scale = self.net.code_scale
+        if self.hparams.loss["latent"] == "l1":
+            return (pred - target).abs().mean() / scale
+        return (pred - target).pow(2).mean() / scale.pow(2)
+
+    def sdf_loss(self, pred: Tensor, target: Tensor, points: Tensor) -> Tensor:
+        """Clamped L1 between ``f(pred, x)`` and ``f(target, x)``: codes ``(B, D)``, points ``(B, P, 3)``."""
+        decoder, (batch, count) = self.decoder, points.shape[:2]
+        flat = points.reshape(-1, 3)
+        pred_codes = pred[:, None, :].expand(-1, count, -1).reshape(batch * count, -1)
+        with torch.no_grad():
+            truth = decoder(target[:, None, :].expand(-1, count, -1).reshape(batch * count, -1), flat)
+        return clamped_l1(decoder(pred_codes, flat), truth, float(self.hparams.loss["sdf_clamp"]))
+
+    def losses(self, batch: dict, augment: bool) -> dict[str, Tensor]:
+        """Named loss terms of a batch; ``loss`` is the weighted total."""
+        sketches = self.augment(batch["sketch"]) if augment else batch["sketch"]
+        pred = self.net(sketches)
+        target = self.net.codes[batch["code_index"]]
+        settings = self.hparams.loss
+        terms = {"latent": self.latent_loss(pred, target)}
+        total = float(settings["latent_weight"]) * terms["latent"]
+        if float(settings["sdf_weight"]) > 0 and self.decoder is not None and "points" in batch:
+            terms["sdf"] = self.sdf_loss(pred, target, batch["points"])
+            total = total + float(settings["sdf_weight"]) * terms["sdf"]
+        terms["loss"] = total
+        return terms
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        terms = self.losses(batch, augment=True)
+        size = len(batch["code_index"])
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, prog_bar=name == "loss", batch_size=size)
+        return terms["loss"]
+
+    # --- validation: held-out views of the training shapes --------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        pred = self.net(batch["sketch"])
+        target = self.net.codes[batch["code_index"]]
+        scale, size = self.net.code_scale, len(pred)
+        nearest = torch.cdist(pred, self.net.codes).argmin(1)
+        self.log("val/latent_rel_mse", (pred - target).pow(2).mean() / scale.pow(2), prog_bar=True, batch_size=size)
+        self.log("val/latent_l1", (pred - target).abs().mean(), batch_size=size)
+        self.log("val/code_acc", (nearest == batch["code_index"]).float().mean(), prog_bar=True, batch_size=size)
+
+    # --- optimization ---------------------------------------------------------------------------
+    def configure_optimizers(self):
+        spec = self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1e-3}
+        optimizer = instantiate(spec)(self.net.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = instantiate(self.hparams.scheduler)(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
