@@ -171,19 +171,11 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
         if not path or not Path(str(path)).is_file():
             raise FileNotFoundError(f"encoder_ckpt_path={path} is not a file: train one with scripts/train_sketch_encoder.py, or use init=retrieval")
         encoder = load_sketch_encoder(str(path), device)
-        check_encoder_compatible(model, encoder, str(path))
+        try:
+            encoder.check_compatible(model, model.hparams.get("data_name"))
+        except ValueError as err:
+            raise ValueError(f"encoder_ckpt_path={path}: {err}") from None
     return index, encoder
-
-
-def check_encoder_compatible(deepsdf, encoder, path: str) -> None:
-    """The encoder predicts codes of one DeepSDF: same dataset and latent size."""
-    hparams = getattr(encoder, "hparams", {})
-    trained, data = hparams.get("data_name"), deepsdf.hparams.get("data_name")
-    if trained and data and trained != data:
-        raise ValueError(f"encoder_ckpt_path={path} was trained for a DeepSDF of data={trained}, but ckpt_path is of data={data}")
-    dim = hparams.get("latent_dim")
-    if dim and int(dim) != deepsdf.latent_dim:
-        raise ValueError(f"encoder_ckpt_path={path} predicts {dim}-d codes, but the DeepSDF's codes are {deepsdf.latent_dim}-d")
 
 
 def optimize_sketch(cfg) -> str:
