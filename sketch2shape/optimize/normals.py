@@ -20,7 +20,7 @@ from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.render.camera import Camera, cameras_from_json
-from sketch2shape.render.shading import from_uint8, image_to_normals, normals_to_image, to_uint8
+from sketch2shape.render.shading import downsample_normals, from_uint8, image_to_normals, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings, render
 
 
@@ -51,13 +51,8 @@ def load_normal_target(path: Path, camera: Camera, resolution: int, device: torc
     """A preprocessed normal map, area-downsampled to ``resolution`` (same camera, coarser pixels)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `python scripts/preprocess_data.py data=...` first")
-    normals, mask = image_to_normals(from_uint8(np.asarray(Image.open(path).convert("RGB"))))
-    if normals.shape[0] != resolution:
-        stacked = torch.cat([normals, mask[..., None].float()], dim=-1).permute(2, 0, 1)[None]
-        pooled = F.interpolate(stacked, size=(resolution, resolution), mode="area")[0].permute(1, 2, 0)
-        normals, mask = pooled[..., :3], pooled[..., 3]
-        normals = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-    return NormalTarget(camera.with_resolution(resolution), normals.to(device), mask.float().to(device))
+    normals, mask = downsample_normals(*image_to_normals(from_uint8(np.asarray(Image.open(path).convert("RGB")))), resolution)
+    return NormalTarget(camera.with_resolution(resolution), normals.to(device), mask.to(device))
 
 
 class NormalMapObjective:
