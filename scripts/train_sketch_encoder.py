@@ -56,8 +56,7 @@ def main(cfg) -> None:
         augment=cfg.model.augment, data_name=cfg.data.name, seed=cfg.seed,
     )
     module.set_codes(deepsdf.latents.weight)
-    if sdf_points:
-        module.attach_decoder(deepsdf.decoder)
+    module.attach_decoder(deepsdf.decoder)  # SDF loss term and unseen-shape validation; not checkpointed
     trainer = build_trainer(cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     checkpoint = trainer.checkpoint_callback

@@ -5,8 +5,12 @@ shape, ``{"sketch": (1, R, R) float in [0, 1] (ink 0), "code_index": row in the 
 "view": view index}`` and, when SDF points are asked for, ``"points": (P, 3)`` random points from
 the shape's ``sdf_samples.npy`` (for an SDF-space loss term).
 
-Only the DeepSDF training shapes have learned codes, so validation cannot use the val split:
-``val_views`` are held out from training instead (the same shapes from unseen views).
+Only the DeepSDF training shapes have learned codes, so there are two validations:
+
+* ``val_views`` of the training shapes are held out from training (latent-space metrics);
+* the shapes of ``val_split`` (never seen) in every view, with ``val_shape_points`` of their SDF
+  samples: item ``{"sketch", "view", "shape": position, "points": (P, 3), "sdf": (P,)}``, to score
+  the decoded code against the true SDF (what DeepSDF itself fits), no meshing needed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
 from sketch2shape.data.siamese_dataset import _read, count_views
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,8 @@ class SketchCodeLoaderSettings:
     repeats: int = 1  # passes over the training items per epoch (fewer, longer epochs on tiny datasets)
     val_views: list[int] = field(default_factory=lambda: [4, 16])  # held out from training; [] trains on all views
     sdf_cache_points: int = 4096  # SDF sample points kept in memory per shape (for the SDF loss term)
+    val_split: str | None = "val"  # unseen shapes scored in SDF space every epoch (null: off)
+    val_shape_points: int = 2048  # SDF samples per unseen shape for that score
     num_workers: int = 0  # everything is cached in memory; workers only add process overhead
 
     @classmethod
@@ -56,8 +63,8 @@ class SketchCodeLoaderSettings:
 class ShapeSketches:
     """All views' sketches ``(K, V, 1, R, R)`` uint8 of ``obj_ids`` (in code-table order), in memory.
 
-    With ``sdf_points > 0`` also ``points (K, sdf_points, 3)``: a seeded random subset of each
-    shape's SDF sample positions.
+    With ``sdf_points > 0`` also ``samples (K, sdf_points, 4)``: a seeded random subset of each
+    shape's SDF samples (xyz, signed distance).
     """
 
     def __init__(
@@ -85,18 +92,21 @@ class ShapeSketches:
         self.sketches = torch.stack([
             torch.stack([_read(layout.shape(o).sketch(v), 1, resolution) for v in range(self.num_views)]) for o in self.obj_ids
         ])
-        self.points: Tensor | None = None
+        self.samples: Tensor | None = None
         if sdf_points > 0:
             rng = np.random.default_rng(seed)
-            self.points = torch.stack([self._sample_points(o, sdf_points, rng) for o in self.obj_ids])
+            self.samples = torch.stack([self._sample_sdf(o, sdf_points, rng) for o in self.obj_ids])
 
-    def _sample_points(self, obj_id: str, count: int, rng: np.random.Generator) -> Tensor:
+    def _sample_sdf(self, obj_id: str, count: int, rng: np.random.Generator) -> Tensor:
         path = self.layout.shape(obj_id).sdf_samples
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing (needed by model.loss.sdf_weight > 0): run preprocessing or set model.loss.sdf_weight=0")
+            raise FileNotFoundError(
+                f"{path} is missing (needed by model.loss.sdf_weight > 0 and model.loader.val_split): "
+                f"run `python scripts/preprocess_data.py data={self.layout.name}`, or set model.loss.sdf_weight=0 model.loader.val_split=null"
+            )
         samples = np.load(path, mmap_mode="r")
         rows = np.sort(rng.choice(len(samples), size=min(count, len(samples)), replace=False))
-        return torch.from_numpy(np.asarray(samples[rows, :3], dtype=np.float32))
+        return torch.from_numpy(np.asarray(samples[rows, :4], dtype=np.float32))
 
     def __len__(self) -> int:
         return len(self.obj_ids)
@@ -112,7 +122,7 @@ class SketchCodeDataset(Dataset):
     def __init__(self, shapes: ShapeSketches, views: Sequence[int], points_per_item: int = 0, repeats: int = 1) -> None:
         self.shapes, self.views = shapes, [int(v) for v in views]
         self.points_per_item, self.repeats = int(points_per_item), max(1, int(repeats))
-        if self.points_per_item > 0 and shapes.points is None:
+        if self.points_per_item > 0 and shapes.samples is None:
             raise ValueError("points_per_item > 0 needs ShapeSketches(..., sdf_points > 0)")
         self._items = [(s, v) for s in range(len(shapes)) for v in self.views]
 
@@ -123,9 +133,26 @@ class SketchCodeDataset(Dataset):
         shape, view = self._items[int(index) % len(self._items)]
         item = {"sketch": self.shapes.sketch(shape, view), "code_index": shape, "view": view}
         if self.points_per_item > 0:
-            cache = self.shapes.points[shape]
-            item["points"] = cache[torch.randint(len(cache), (self.points_per_item,))]  # torch's seeded global RNG
+            cache = self.shapes.samples[shape]
+            item["points"] = cache[torch.randint(len(cache), (self.points_per_item,)), :3]  # torch's seeded global RNG
         return item
+
+
+class UnseenShapeDataset(Dataset):
+    """Every view of shapes without codes, with their cached SDF samples (fixed, for scoring)."""
+
+    def __init__(self, shapes: ShapeSketches) -> None:
+        if shapes.samples is None:
+            raise ValueError("UnseenShapeDataset needs ShapeSketches(..., sdf_points > 0)")
+        self.shapes = shapes
+
+    def __len__(self) -> int:
+        return len(self.shapes) * self.shapes.num_views
+
+    def __getitem__(self, index: int) -> dict:
+        shape, view = divmod(int(index), self.shapes.num_views)
+        samples = self.shapes.samples[shape]
+        return {"sketch": self.shapes.sketch(shape, view), "shape": shape, "view": view, "points": samples[:, :3], "sdf": samples[:, 3]}
 
 
 def split_views(num_views: int, val_views: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -142,7 +169,8 @@ def split_views(num_views: int, val_views: Sequence[int]) -> tuple[list[int], li
 
 class SketchCodeDataModule(L.LightningDataModule):
     """Training: the DeepSDF training shapes' sketches from the training views (shuffled).
-    Validation: the same shapes from ``loader.val_views`` (none if empty)."""
+    Validation: the same shapes from ``loader.val_views`` (none if empty) and every view of the
+    ``loader.val_split`` shapes with SDF samples (none if null or the split is empty)."""
 
     def __init__(
         self,
@@ -158,6 +186,7 @@ class SketchCodeDataModule(L.LightningDataModule):
         self.settings = loader if isinstance(loader, SketchCodeLoaderSettings) else SketchCodeLoaderSettings.from_config(loader)
         self.sdf_points, self.seed = int(sdf_points), int(seed)
         self.shapes: ShapeSketches | None = None
+        self.unseen: ShapeSketches | None = None
         self.train_views: list[int] = []
         self.val_views: list[int] = []
 
@@ -169,6 +198,13 @@ class SketchCodeDataModule(L.LightningDataModule):
         self.shapes = ShapeSketches(self.layout, self.obj_ids, s.load_resolution, cache, self.seed)
         self.train_views, self.val_views = split_views(self.shapes.num_views, s.val_views)
         log.info("sketch encoder data: %d shapes, training views %s, held-out views %s", len(self.shapes), self.train_views, self.val_views)
+        if s.val_split:
+            unseen = [o for o in obj_ids_of(read_metainfo(self.layout.metainfo), s.val_split) if o not in set(self.obj_ids)]
+            if unseen and s.val_shape_points > 0:
+                self.unseen = ShapeSketches(self.layout, unseen, s.load_resolution, s.val_shape_points, self.seed)
+                log.info("unseen %s shapes scored in SDF space: %d x %d views", s.val_split, len(unseen), self.unseen.num_views)
+            else:
+                log.warning("no %s shapes without codes in %s: the unseen-shape validation is off", s.val_split, self.layout.metainfo)
 
     def train_dataloader(self) -> DataLoader:
         s = self.settings
@@ -179,8 +215,12 @@ class SketchCodeDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> list[DataLoader]:
-        if not self.val_views:
-            return []
+        """Held-out views of the training shapes (items with ``code_index``), then the unseen
+        shapes (items with ``sdf``); either may be absent."""
         s = self.settings
-        dataset = SketchCodeDataset(self.shapes, self.val_views, 0)
-        return [DataLoader(dataset, batch_size=s.eval_batch_size, shuffle=False, num_workers=s.num_workers)]
+        datasets: list[Dataset] = []
+        if self.val_views:
+            datasets.append(SketchCodeDataset(self.shapes, self.val_views, 0))
+        if self.unseen is not None:
+            datasets.append(UnseenShapeDataset(self.unseen))
+        return [DataLoader(d, batch_size=s.eval_batch_size, shuffle=False, num_workers=s.num_workers) for d in datasets]

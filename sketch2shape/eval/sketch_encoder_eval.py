@@ -37,10 +37,11 @@ def evaluate_encoder_codes(
     mesh_resolution: int = 128,
     chamfer_points: int = 30_000,
 ) -> tuple[pd.DataFrame, list]:
-    """Chamfer / F-score of the encoder's code (one per shape and view) and of the mean code.
+    """Chamfer / F-score of the encoder's code (one per shape and view), of the training code
+    nearest to it (``encoder_nearest_code``: the encoder used as retrieval) and of the mean code.
 
-    Returns a table ``obj_id, view, method (encoder | mean_code), chamfer, fscore`` (``view`` is
-    -1 for the mean code) and the encoder's reconstructions (for pictures).
+    Returns a table ``obj_id, view, method (encoder | encoder_nearest_code | mean_code), chamfer,
+    fscore`` (``view`` is -1 for the mean code) and the encoder's reconstructions (for pictures).
     """
     from sketch2shape.optimize.latent import LatentOptimSettings
     from sketch2shape.optimize.reconstruct import MeshSettings, reconstruct_shape
@@ -57,7 +58,11 @@ def evaluate_encoder_codes(
             recon = reconstruct_shape(deepsdf, layout, obj_id, code, None, optim, mesh, chamfer_points)
             recons.append(recon)
             rows.append({"obj_id": obj_id, "view": int(view), "method": "encoder", "chamfer": recon.metrics.chamfer, "fscore": recon.metrics.fscore})
-            log.info("%s view %d: encoder chamfer x1000 %.3f", obj_id, view, recon.metrics.chamfer * 1000)
+            nearest = encoder.codes[torch.cdist(code[None], encoder.codes)[0].argmin()]
+            snapped = reconstruct_shape(deepsdf, layout, obj_id, nearest, None, optim, mesh, chamfer_points)
+            rows.append({"obj_id": obj_id, "view": int(view), "method": "encoder_nearest_code", "chamfer": snapped.metrics.chamfer, "fscore": snapped.metrics.fscore})
+            log.info("%s view %d: chamfer x1000 encoder %.3f, its nearest training code %.3f", obj_id, view,
+                     recon.metrics.chamfer * 1000, snapped.metrics.chamfer * 1000)
         recon = reconstruct_shape(deepsdf, layout, obj_id, mean_code, None, optim, mesh, chamfer_points)
         rows.append({"obj_id": obj_id, "view": -1, "method": "mean_code", "chamfer": recon.metrics.chamfer, "fscore": recon.metrics.fscore})
         log.info("%s: mean code chamfer x1000 %.3f", obj_id, recon.metrics.chamfer * 1000)
@@ -99,7 +104,7 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
         log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
         return None
     table = epoch_table(metrics_csv)
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (ax_loss, ax_val, ax_unseen) = plt.subplots(1, 3, figsize=(15, 3.5))
     for name in ("train/loss", "train/latent", "train/sdf", "val/latent_rel_mse"):
         if name in table:
             rows = table.dropna(subset=[name])
@@ -112,7 +117,14 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
         ax_val.plot(rows["epoch"], rows["val/code_acc"], marker=".", label="val/code_acc")
     ax_val.set(xlabel="epoch", ylim=(0, 1.02), title="held-out views: nearest code is the shape's")
     ax_val.legend(loc="lower right")
-    for ax in (ax_loss, ax_val):
+    for name, label in (("val_shapes/sdf_l1", "encoder"), ("val_shapes/mean_code_sdf_l1", "mean code")):
+        if name in table:
+            rows = table.dropna(subset=[name])
+            ax_unseen.plot(rows["epoch"], rows[name], marker=".", label=label)
+    ax_unseen.set(xlabel="epoch", ylabel="clamped L1 to the true SDF", title="unseen shapes (val split, all views)")
+    if ax_unseen.lines:
+        ax_unseen.legend(loc="upper right")
+    for ax in (ax_loss, ax_val, ax_unseen):
         ax.grid(alpha=0.3)
     path = run_dir / "training_curve.png"
     save_figure(path, fig)

@@ -10,9 +10,14 @@ the training codes (so that predicting the mean code scores about 1):
 * ``sdf`` (if ``sdf_weight > 0`` and a decoder is attached): clamped L1 between the frozen DeepSDF
   decoder's ``f(ẑ, x)`` and ``f(z, x)`` on ``P`` SDF sample points of the shape, times ``sdf_weight``.
 
-Validation (held-out views of the training shapes, no augmentation): ``val/latent_rel_mse``
-(``mean((ẑ - z)²) / s²``, the mean code scores ~1), ``val/latent_l1`` and ``val/code_acc``
-(share of sketches whose nearest training code is their own shape's).
+Validation, no augmentation:
+
+* held-out views of the training shapes: ``val/latent_rel_mse`` (``mean((ẑ - z)²) / s²``, the
+  mean code scores ~1), ``val/latent_l1`` and ``val/code_acc`` (share of sketches whose nearest
+  training code is their own shape's);
+* unseen shapes (the val split, every view; needs the decoder): ``val_shapes/sdf_l1``, DeepSDF's
+  clamped L1 between ``f(ẑ, x)`` and the true SDF at the shape's SDF samples, next to
+  ``val_shapes/mean_code_sdf_l1`` (the same for the mean training code).
 
 The DeepSDF decoder is only needed for the SDF term; it is not a submodule, so it stays out of the
 checkpoint (the checkpoint holds the code table, see :class:`SketchEncoderNet`).
@@ -86,7 +91,8 @@ class SketchEncoderModule(L.LightningModule):
         self.net.set_codes(codes)
 
     def attach_decoder(self, decoder: nn.Module) -> None:
-        """The frozen DeepSDF decoder for the SDF loss term (eval mode, no gradients to its weights)."""
+        """The frozen DeepSDF decoder for the SDF loss term and the unseen-shape validation (eval
+        mode, no gradients to its weights)."""
         decoder.eval().requires_grad_(False)
         self._decoder = (decoder,)
 
@@ -136,15 +142,35 @@ class SketchEncoderModule(L.LightningModule):
             self.log(f"train/{name}", value, on_step=False, on_epoch=True, prog_bar=name == "loss", batch_size=size)
         return terms["loss"]
 
-    # --- validation: held-out views of the training shapes --------------------------------------
+    # --- validation: held-out views of the training shapes; unseen shapes in SDF space ---------
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if "sdf" in batch:
+            self._validate_unseen(batch)
+            return
         pred = self.net(batch["sketch"])
         target = self.net.codes[batch["code_index"]]
         scale, size = self.net.code_scale, len(pred)
         nearest = torch.cdist(pred, self.net.codes).argmin(1)
-        self.log("val/latent_rel_mse", (pred - target).pow(2).mean() / scale.pow(2), prog_bar=True, batch_size=size)
-        self.log("val/latent_l1", (pred - target).abs().mean(), batch_size=size)
-        self.log("val/code_acc", (nearest == batch["code_index"]).float().mean(), prog_bar=True, batch_size=size)
+        log = {"batch_size": size, "add_dataloader_idx": False}
+        self.log("val/latent_rel_mse", (pred - target).pow(2).mean() / scale.pow(2), prog_bar=True, **log)
+        self.log("val/latent_l1", (pred - target).abs().mean(), **log)
+        self.log("val/code_acc", (nearest == batch["code_index"]).float().mean(), prog_bar=True, **log)
+
+    def sdf_error(self, codes: Tensor, points: Tensor, sdf: Tensor) -> Tensor:
+        """DeepSDF's clamped L1 of codes ``(B, D)`` against true SDF ``(B, P)`` at ``points (B, P, 3)``."""
+        batch, count = points.shape[:2]
+        latent = codes[:, None, :].expand(-1, count, -1).reshape(batch * count, -1)
+        pred = self.decoder(latent, points.reshape(-1, 3))
+        return clamped_l1(pred, sdf.reshape(-1), float(self.hparams.loss["sdf_clamp"]))
+
+    def _validate_unseen(self, batch: dict) -> None:
+        if self.decoder is None:
+            return
+        pred = self.net(batch["sketch"])
+        mean = self.net.code_mean.expand_as(pred)
+        log = {"batch_size": len(pred), "add_dataloader_idx": False}
+        self.log("val_shapes/sdf_l1", self.sdf_error(pred, batch["points"], batch["sdf"]), prog_bar=True, **log)
+        self.log("val_shapes/mean_code_sdf_l1", self.sdf_error(mean, batch["points"], batch["sdf"]), **log)
 
     # --- optimization ---------------------------------------------------------------------------
     def configure_optimizers(self):

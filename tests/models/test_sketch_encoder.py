@@ -64,7 +64,9 @@ def write_sdf_samples(layout: DatasetLayout, obj_ids: list[str], count: int = 51
 def tiny(tmp_path):
     """(layout, train obj_ids, fake DeepSDF) of a tiny 4-train-shape, 4-view dataset."""
     layout = write_tiny_dataset(tmp_path / "data" / "procedural_chair_4", {"train": 4, "val": 1, "test": 1}, views=4)
-    obj_ids = pd.read_csv(layout.metainfo).query("split == 'train'")["obj_id"].tolist()
+    meta = pd.read_csv(layout.metainfo)
+    write_sdf_samples(layout, meta["obj_id"].tolist())
+    obj_ids = meta.query("split == 'train'")["obj_id"].tolist()
     return layout, obj_ids, fake_deepsdf(obj_ids)
 
 
@@ -138,7 +140,6 @@ def test_tiny_training_fits_the_codes_better_than_the_mean_code(tiny, output):
 
 def test_sdf_term_trains_the_encoder_only(tiny):
     layout, obj_ids, model = tiny
-    write_sdf_samples(layout, obj_ids)
     dm = SketchCodeDataModule(layout.root, obj_ids, {"load_resolution": 32, "batch_size": 8, "val_views": [3]}, sdf_points=16)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
@@ -160,11 +161,18 @@ def test_views_are_held_out_for_validation(tiny):
         split_views(4, [7])
     with pytest.raises(ValueError, match="every view"):
         split_views(2, [0, 1])
-    dm = SketchCodeDataModule(layout.root, obj_ids, {"load_resolution": 32, "batch_size": 4, "val_views": [1, 3]})
+    dm = SketchCodeDataModule(layout.root, obj_ids, {"load_resolution": 32, "batch_size": 4, "val_views": [1, 3], "val_shape_points": 64})
     dm.setup("fit")
-    assert len(dm.train_dataloader().dataset) == 4 * 2 and len(dm.val_dataloader()[0].dataset) == 4 * 2
-    batch = next(iter(dm.val_dataloader()[0]))
+    held_out, unseen = dm.val_dataloader()
+    assert len(dm.train_dataloader().dataset) == 4 * 2 and len(held_out.dataset) == 4 * 2
+    batch = next(iter(held_out))
     assert set(batch["view"].tolist()) == {1, 3} and batch["sketch"].shape[1:] == (1, 32, 32)
+    # the val shape (no code) in every view, with SDF samples to score the decoded code
+    batch = next(iter(unseen))
+    assert len(unseen.dataset) == 1 * 4 and batch["points"].shape == (4, 64, 3) and batch["sdf"].shape == (4, 64)
+    no_validation = SketchCodeDataModule(layout.root, obj_ids, {"val_views": [], "val_split": None})
+    no_validation.setup("fit")
+    assert no_validation.val_dataloader() == []
     with pytest.raises(FileNotFoundError, match="no sketches"):
         SketchCodeDataModule(layout.root, ["not_a_shape"], {}).setup("fit")
     with pytest.raises(ValueError, match="unknown loader key"):
@@ -180,11 +188,13 @@ def test_checkpoint_round_trip_and_compatibility(tiny, tmp_path):
     L.seed_everything(0)
     module = SketchEncoderModule(net=TINY_ENCODER_NET, deepsdf=record, augment=NO_AUGMENT, data_name="procedural_chair_4", seed=0)
     module.set_codes(model.latents.weight)
-    dm = SketchCodeDataModule(layout.root, obj_ids, {"load_resolution": 32, "batch_size": 4, "val_views": [2]})
+    module.attach_decoder(model.decoder)
+    dm = SketchCodeDataModule(layout.root, obj_ids, {"load_resolution": 32, "batch_size": 4, "val_views": [2], "val_shape_points": 64})
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0)
     trainer.fit(module, datamodule=dm)
-    assert {"train/loss", "val/latent_rel_mse", "val/code_acc"} <= set(trainer.logged_metrics)
+    assert {"train/loss", "val/latent_rel_mse", "val/code_acc", "val_shapes/sdf_l1", "val_shapes/mean_code_sdf_l1"} <= set(trainer.logged_metrics)
+    assert "decoder" not in " ".join(module.state_dict())
     ckpt = tmp_path / "encoder.ckpt"
     trainer.save_checkpoint(ckpt)
 
@@ -247,9 +257,9 @@ def test_train_script_end_to_end(tmp_path):
     for name in ("checkpoints/last.ckpt", "config.yaml", "training_curve.png", "final_eval.csv", "final_eval_summary.csv"):
         assert (run_dir / name).is_file(), name
     metrics = pd.read_csv(run_dir / "csv" / "metrics.csv")
-    assert {"train/loss", "train/latent", "train/sdf", "val/latent_rel_mse", "val/code_acc"} <= set(metrics.columns)
+    assert {"train/loss", "train/latent", "train/sdf", "val/latent_rel_mse", "val/code_acc", "val_shapes/sdf_l1"} <= set(metrics.columns)
     table = pd.read_csv(run_dir / "final_eval.csv")
-    assert sorted(table["method"].unique()) == ["encoder", "mean_code"]
+    assert sorted(table["method"].unique()) == ["encoder", "encoder_nearest_code", "mean_code"]
     assert len(table.query("method == 'encoder'")) == 2  # 1 val shape x 2 views
     encoder = load_sketch_encoder(run_dir / "checkpoints" / "last.ckpt")
     assert encoder.deepsdf["ckpt_path"] == str(deepsdf_path.resolve())
