@@ -53,6 +53,7 @@ def method_settings(cfg, name: str) -> dict:
     if kind not in KINDS:
         raise ValueError(f"methods.{name}.kind={kind!r}; accepted: {', '.join(KINDS)}")
     base = OmegaConf.to_container(cfg[kind], resolve=True) if kind in cfg and cfg[kind] is not None else {}
+    entry.pop("about", None)
     return {**base, **entry}
 
 
@@ -103,7 +104,7 @@ class MethodFactory:
             return start_from_sketches(init, views_of(obj_id), model, index, encoder)
 
         def objective(obj_id: str) -> SketchObjective:
-            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, float(s.get("silhouette_weight", 0.0)))
+            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, float(s.get("silhouette_weight", 0.0)), float(s.get("distance_weight", 1.0)))
 
         optimized = s["kind"] == "sketch"
         return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"]))
@@ -167,8 +168,10 @@ def summarize(results: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown_table(summary: pd.DataFrame, data_name: str) -> str:
+def markdown_table(summary: pd.DataFrame, data_name: str, about: dict[str, str] | None = None) -> str:
     lines = [f"# Sketch to shape on {data_name}", "", "Chamfer x1000 (lower is better), F-score@0.02, seconds per shape.", ""]
+    lines += [f"* **{name}**: {text}" for name, text in (about or {}).items() if name in set(summary.method)]
+    lines += [""] if about else []
     for split, part in summary.groupby("split", sort=False):
         lines += [f"## {split} ({int(part.shapes.max())} shapes)", "", "| method | mean | median | F-score | s/shape |", "|---|---|---|---|---|"]
         for row in part.itertuples():
@@ -252,7 +255,7 @@ def eval_sketch_to_shape(cfg) -> str:
     summary = summarize(results, methods)
     with atomic_path(run.out_dir / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.4f")
-    table = markdown_table(summary, cfg.data.name)
+    table = markdown_table(summary, cfg.data.name, {name: str(cfg.methods[name].get("about", "")) for name in methods})
     write_text(run.out_dir / "comparison.md", table + "\n")
     first_view = int(list(cfg.sketch.sketch_views)[0]) if "sketch" in cfg else 0
     save_comparison_picture(run.out_dir / "comparison.png", run.layout, meshes, results, methods, first_view)

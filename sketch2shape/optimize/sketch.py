@@ -70,12 +70,15 @@ class SketchView:
 class SketchObjective:
     """Siamese distance between the sketch(es) and renderings from their cameras (+ silhouette)."""
 
-    def __init__(self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0) -> None:
+    def __init__(self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0, distance_weight: float = 1.0) -> None:
+        if distance_weight <= 0 and silhouette_weight <= 0:
+            raise ValueError(f"distance_weight={distance_weight} and silhouette_weight={silhouette_weight}: at least one must be positive")
         self.decoder = decoder
         self.siamese = siamese
         self.views = list(views)
         self.tracing = tracing
         self.silhouette_weight = silhouette_weight
+        self.distance_weight = distance_weight
 
     def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         distances, silhouettes = [], []
@@ -87,7 +90,7 @@ class SketchObjective:
                 silhouettes.append(F.binary_cross_entropy(rendering.silhouette.clamp(1e-6, 1 - 1e-6), view.region))
         distance = torch.stack(distances).mean()
         terms = {"distance": distance}
-        loss = distance
+        loss = self.distance_weight * distance
         if silhouettes:
             terms["silhouette"] = torch.stack(silhouettes).mean()
             loss = loss + self.silhouette_weight * terms["silhouette"]
@@ -201,7 +204,7 @@ def optimize_sketch(cfg) -> str:
         return start_from_sketches(cfg.init, views_of(obj_id), model, index, encoder)
 
     def objective_fn(obj_id: str) -> SketchObjective:
-        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight))
+        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight), float(cfg.loss.get("distance_weight", 1.0)))
 
     table, recons = run.run(init_fn, objective_fn if as_bool(cfg.train, "train") else None)
     for recon in recons:

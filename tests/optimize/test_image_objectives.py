@@ -1,3 +1,4 @@
+import pytest
 """The normal-map and sketch objectives move an analytic shape towards its target."""
 
 import torch
@@ -76,6 +77,14 @@ def test_sketch_objective_moves_the_shape_towards_the_sketch():
     result = optimize_latent(objective, start, LatentOptimSettings(steps=80, lr=1e-2, prior_weight=0.0))
     # Seen from the front, the radius and the x/y position are observable.
     assert (result.latent[:3] - TARGET[:3]).norm() < 0.5 * (start[:3] - TARGET[:3]).norm()
+    # The silhouette term alone (no Siamese distance) also pulls the sphere over the sketch's outline.
+    alone = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), silhouette_weight=1.0, distance_weight=0.0)
+    terms = alone(start, 0)
+    assert torch.equal(terms["loss"], terms["silhouette"])
+    result = optimize_latent(alone, start, LatentOptimSettings(steps=80, lr=1e-2, prior_weight=0.0))
+    assert (result.latent[:3] - TARGET[:3]).norm() < 0.5 * (start[:3] - TARGET[:3]).norm()
+    with pytest.raises(ValueError, match="at least one must be positive"):
+        SketchObjective(sphere_decoder, siamese, [view], TracingSettings(), silhouette_weight=0.0, distance_weight=0.0)
 
 
 def test_soft_normal_image_is_white_where_nothing_is_seen():
