@@ -60,17 +60,12 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str]) -> float:
 def demo_stages(data: str, run_dir: Path) -> list[Stage]:
     deepsdf = f"ckpt_path={run_dir / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'}"
     siamese = run_dir / "train_siamese" / "checkpoints" / "last.ckpt"
-    sdf_opt = ["+experiment/optimize_deepsdf=demo", "split=val"]
-    sketch_opt = ["+experiment/optimize_sketch=demo", "split=val", f"siamese_ckpt_path={siamese}"]
     return [
         Stage("preprocess_data", "preprocess_data.py", [f"data={data}"]),
         Stage("train_deepsdf", "train_deepsdf.py", [f"data={data}", "+experiment/train_deepsdf=demo"]),
         Stage("train_siamese", "train_siamese.py", [f"data={data}", "+experiment/train_siamese=demo"]),
         Stage("eval_siamese", "eval_siamese.py", [f"data={data}", f"ckpt_path={siamese}"]),
-        Stage("mean_code", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt, "train=False", "init=mean"]),
-        Stage("optimize_deepsdf", "optimize_deepsdf.py", [f"data={data}", deepsdf, *sdf_opt]),
-        Stage("retrieval", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt, "train=False"]),
-        Stage("optimize_sketch", "optimize_sketch.py", [f"data={data}", deepsdf, *sketch_opt]),
+        Stage("eval_sketch_to_shape", "eval_sketch_to_shape.py", [f"data={data}", deepsdf, f"siamese_ckpt_path={siamese}", "+experiment/eval_sketch_to_shape=demo"]),
     ]
 
 
@@ -140,8 +135,8 @@ def reconstruct(args: argparse.Namespace) -> None:
         sketch = normalize_sketch(gray, framing, name=str(args.sketch))
     except SketchInputError as err:
         raise SystemExit(f"error: {err}") from None
-    optim = LatentOptimSettings(steps=args.steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(args.steps * 0.7)), prior_weight=1e-3)
-    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index)
+    optim = LatentOptimSettings(steps=args.steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(args.steps * 0.7)), prior_weight=1e-3, keep_best=True)
+    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index, silhouette_weight=args.silhouette_weight)
     mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution))
     if len(mesh.faces) == 0:
         raise SystemExit("the optimized shape has no surface; try another view (--view) or fewer --steps")
@@ -185,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--data-dir", default="data", help="paths.data_dir holding the dataset the checkpoints were trained on")
     r.add_argument("--init", choices=["retrieval", "mean"], default="retrieval")
     r.add_argument("--steps", type=int, default=100)
+    r.add_argument("--silhouette-weight", type=float, default=3.0, help="weight of the silhouette term (the sketch's outline) next to the Siamese distance; 0: distance only")
     r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")
     r.add_argument("--device", default="auto")
     r.set_defaults(func=reconstruct)

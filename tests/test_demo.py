@@ -25,8 +25,8 @@ TINY = [
     "train_siamese:model.net.encoder.blocks=[1,1]", "train_siamese:model.loader.load_resolution=32", "train_siamese:model.loader.shapes_per_batch=2",
     "train_siamese:model.loader.views_per_shape=2", "train_siamese:trainer.max_epochs=1", "eval_siamese:model.loader.load_resolution=32",
     "eval_siamese:gallery.image_size=32",
-    "optim.steps=2", "mesh.resolution=24", "metrics.chamfer_points=300", "render.resolution=24",
-    "retrieval:sketch_views=[1]", "retrieval:unseen_view=2", "optimize_sketch:sketch_views=[1]", "optimize_sketch:unseen_view=2",
+    "mesh.resolution=24", "metrics.chamfer_points=300", "eval_sketch_to_shape:sketch.optim.steps=2", "eval_sketch_to_shape:deepsdf.optim.steps=2",
+    "eval_sketch_to_shape:sketch.render.resolution=24", "eval_sketch_to_shape:sketch.sketch_views=[1]", "eval_sketch_to_shape:start.sketch_views=[1]",
 ]
 
 
@@ -43,12 +43,13 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     run_dir = tmp_path / "logs" / "demo" / "procedural_chair_4"
     report = (run_dir / "report.md").read_text()
-    for method in ("mean code", "retrieval", "sketch optimization", "DeepSDF fit"):
+    results = pd.read_csv(run_dir / "eval_sketch_to_shape" / "results.csv")
+    assert set(results.method) == {"mean", "retrieval", "sketch_silhouette_3", "deepsdf"} and (results.chamfer > 0).all()
+    for method in ("| mean |", "| retrieval |", "| sketch_silhouette_3 |", "| deepsdf |", "comparison.png"):
         assert method in report
-    assert pd.read_csv(run_dir / "optimize_sketch" / "metrics.csv")["obj_id"].iloc[-1] == "mean_metric"
     # Re-running reuses every finished stage.
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("done before, reusing") == 8
+    assert again.returncode == 0 and again.stdout.count("done before, reusing") == 5
 
     # The user-facing command on a drawing, with the demo's checkpoints.
     sketch = tmp_path / "data" / "procedural_chair_4" / "shapes" / "chair_00000" / "sketches" / "00001.png"

@@ -207,7 +207,7 @@ class Reconstructor:
 
         models = self.load()
         resolution = self.settings.render_resolution
-        optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3)
+        optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3, keep_best=True)
 
         def report(step: int, terms: dict[str, float]) -> None:
             progress("optimizing", step + 1, terms)
@@ -216,7 +216,7 @@ class Reconstructor:
             sketch, index = sketches[0]
             result = reconstruct_from_sketch(
                 sketch, self.view(index).camera, models.deepsdf, models.siamese, optim, TracingSettings(),
-                resolution=resolution, index=models.index, progress=False, callback=report,
+                resolution=resolution, index=models.index, silhouette_weight=self.settings.silhouette_weight, progress=False, callback=report,
             )
             latent = result.latent
         else:
@@ -227,7 +227,7 @@ class Reconstructor:
                     embedding = models.siamese.embed_sketch(sketch_t[None, None].to(models.device))[0]
                 camera = self.view(index).camera.with_resolution(resolution)
                 views.append(SketchView(index, camera, sketch_t, embedding, sketch_region(sketch_t, resolution).to(models.device)))
-            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, TracingSettings())
+            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, TracingSettings(), self.settings.silhouette_weight)
             init = start.to(models.device) if start is not None else models.deepsdf.mean_latent().clone()
 
             def reporting(latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:

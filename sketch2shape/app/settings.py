@@ -28,6 +28,7 @@ class AppSettings:
     device: str = "auto"
     init: str = "retrieval"
     steps: int = 60
+    silhouette_weight: float = 3.0
     render_resolution: int = 64
     resolution: int = 128
     default_view: int = 13
@@ -45,6 +46,8 @@ class AppSettings:
                 raise ValueError(f"app {key}={getattr(self, key)} must be a positive integer")
         if not 0 < int(self.port) < 65536:
             raise ValueError(f"app port={self.port} must be in 1..65535")
+        if self.silhouette_weight < 0:
+            raise ValueError(f"app silhouette_weight={self.silhouette_weight} must be >= 0")
         if self.max_upload_mb <= 0 or self.max_queue < 0 or self.abandon_after_s <= 0:
             raise ValueError("app max_upload_mb and abandon_after_s must be > 0, max_queue >= 0")
 

@@ -61,8 +61,8 @@ def optimize_latent(
         terms = objective(latent, step)
         prior = settings.prior_weight * latent.pow(2).sum()
         total = terms["loss"] + prior
-        if settings.keep_best and float(total) < best_total:
-            best_total, best_latent = float(total), latent.detach().clone()
+        if settings.keep_best and float(total.detach()) < best_total:
+            best_total, best_latent = float(total.detach()), latent.detach().clone()
         total.backward()
         optimizer.step()
         scheduler.step()
