@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--deepsdf-ckpt", default=str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt"))
     r.add_argument("--siamese-ckpt", default=str(DEMO_RUN / "train_siamese" / "checkpoints" / "last.ckpt"))
     r.add_argument("--data-dir", default="data", help="paths.data_dir holding the dataset the checkpoints were trained on")
-    r.add_argument("--init", choices=["retrieval", "mean"], default="retrieval")
+    r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="start code: the mean code (default, measured best with the silhouette term) or retrieval")
     r.add_argument("--steps", type=int, default=100)
     r.add_argument("--silhouette-weight", type=float, default=3.0, help="weight of the silhouette term (the sketch's outline) next to the Siamese distance; 0: distance only")
     r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")

@@ -44,8 +44,8 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
     run_dir = tmp_path / "logs" / "demo" / "procedural_chair_4"
     report = (run_dir / "report.md").read_text()
     results = pd.read_csv(run_dir / "eval_sketch_to_shape" / "results.csv")
-    assert set(results.method) == {"mean", "retrieval", "sketch_silhouette_3", "deepsdf"} and (results.chamfer > 0).all()
-    for method in ("| mean |", "| retrieval |", "| sketch_silhouette_3 |", "| deepsdf |", "comparison.png"):
+    assert set(results.method) == {"mean", "retrieval", "sketch_from_mean", "deepsdf"} and (results.chamfer > 0).all()
+    for method in ("| mean |", "| retrieval |", "| sketch_from_mean |", "| deepsdf |", "comparison.png"):
         assert method in report
     # Re-running reuses every finished stage.
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)

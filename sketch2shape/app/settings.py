@@ -26,7 +26,7 @@ class AppSettings:
     siamese_ckpt: str = str(DEMO_RUN / "train_siamese" / "checkpoints" / "last.ckpt")
     data_dir: str = "data"
     device: str = "auto"
-    init: str = "retrieval"
+    init: str = "mean"
     steps: int = 60
     silhouette_weight: float = 3.0
     render_resolution: int = 64
