@@ -1,10 +1,12 @@
-import pytest
 """The normal-map and sketch objectives move an analytic shape towards its target."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 import trimesh
 
+from sketch2shape.eval.chamfer import chamfer_distance, sample_mesh_points
+from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import NormalMapObjective, NormalTarget
 from sketch2shape.optimize.sketch import SketchObjective, SketchView, sketch_region, soft_normal_image
@@ -77,6 +79,14 @@ def test_sketch_objective_moves_the_shape_towards_the_sketch():
     result = optimize_latent(objective, start, LatentOptimSettings(steps=80, lr=1e-2, prior_weight=0.0))
     # Seen from the front, the radius and the x/y position are observable.
     assert (result.latent[:3] - TARGET[:3]).norm() < 0.5 * (start[:3] - TARGET[:3]).norm()
+    # ... and the shape is measurably closer in 3D: the chamfer distance of the meshes falls.
+    truth = sample_mesh_points(trimesh.creation.icosphere(4, radius=float(TARGET[0])).apply_translation(TARGET[1:].numpy()), 5000)
+
+    def chamfer_of(latent):
+        mesh, _ = extract_mesh(lambda p: sphere_decoder(latent, p), resolution=48)
+        return chamfer_distance(sample_mesh_points(mesh, 5000), truth)
+
+    assert chamfer_of(result.latent) < 0.5 * chamfer_of(start)
     # The silhouette term alone (no Siamese distance) also pulls the sphere over the sketch's outline.
     alone = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), silhouette_weight=1.0, distance_weight=0.0)
     terms = alone(start, 0)
