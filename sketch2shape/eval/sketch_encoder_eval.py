@@ -95,15 +95,13 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sketch2shape.models.siamese_plots import epoch_table
+    from sketch2shape.models.siamese_plots import run_epoch_table
     from sketch2shape.utils.io import save_figure
 
     run_dir = Path(run_dir)
-    metrics_csv = Path(metrics_csv) if metrics_csv else run_dir / "csv" / "metrics.csv"
-    if not metrics_csv.is_file():
-        log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
+    table = run_epoch_table(run_dir, metrics_csv)
+    if table is None:
         return None
-    table = epoch_table(metrics_csv)
     fig, (ax_loss, ax_val, ax_unseen) = plt.subplots(1, 3, figsize=(15, 3.5))
     for name in ("train/loss", "train/latent", "train/sdf", "val/latent_rel_mse"):
         if name in table:

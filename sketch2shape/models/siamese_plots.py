@@ -18,6 +18,16 @@ def epoch_table(metrics_csv: str | Path) -> pd.DataFrame:
     return frame.groupby("epoch").first().reset_index()
 
 
+def run_epoch_table(run_dir: str | Path, metrics_csv: str | Path | None = None) -> pd.DataFrame | None:
+    """The epoch table of a run's CSV log (``run_dir/csv/metrics.csv`` unless given); None, with a
+    warning, when the run has no CSV log (e.g. ``logger=tensorboard``)."""
+    metrics_csv = Path(metrics_csv) if metrics_csv else Path(run_dir) / "csv" / "metrics.csv"
+    if not metrics_csv.is_file():
+        log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
+        return None
+    return epoch_table(metrics_csv)
+
+
 def save_training_curve(run_dir: str | Path, metrics_csv: str | Path | None = None) -> Path | None:
     """Plot train/loss and val/hit@1 (and val/recall@1) per epoch into ``run_dir/training_curve.png``.
 
@@ -31,11 +41,9 @@ def save_training_curve(run_dir: str | Path, metrics_csv: str | Path | None = No
     from sketch2shape.utils.io import save_figure
 
     run_dir = Path(run_dir)
-    metrics_csv = Path(metrics_csv) if metrics_csv else run_dir / "csv" / "metrics.csv"
-    if not metrics_csv.is_file():
-        log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
+    table = run_epoch_table(run_dir, metrics_csv)
+    if table is None:
         return None
-    table = epoch_table(metrics_csv)
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
     if "train/loss" in table:
         rows = table.dropna(subset=["train/loss"])
