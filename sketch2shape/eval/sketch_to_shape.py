@@ -24,9 +24,9 @@ from omegaconf import OmegaConf
 from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, SDFObjective
-from sketch2shape.optimize.normals import NormalMapObjective, check_views, dataset_cameras, load_normal_target, tracing_settings
+from sketch2shape.optimize.normals import NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
 from sketch2shape.optimize.reconstruct import MeshSettings, ReconstructionRun, reconstruct_shape
-from sketch2shape.optimize.sdf import nearest_training_code
+from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.optimize.sketch import INIT_MODES, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
 from sketch2shape.utils.io import atomic_path, save_mesh, write_text
 
@@ -112,15 +112,13 @@ class MethodFactory:
     def _normals(self, name: str, s: dict) -> Method:
         model, run = self.run.model, self.run
         views = check_views(s["views"], len(self.cameras), f"methods.{name}.views")
-        resolution = int(s["render"]["resolution"])
         tracing = tracing_settings(s["render"])
         mean = model.mean_latent()
+        targets_of = normal_targets_loader(run.layout, self.cameras, views, int(s["render"]["resolution"]), run.device)
 
         def objective(obj_id: str) -> NormalMapObjective:
-            files = run.layout.shape(obj_id)
-            targets = [load_normal_target(files.normal_map(v), self.cameras[v], resolution, run.device) for v in views]
             loss = s["loss"]
-            return NormalMapObjective(model.decoder, targets, tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(self.cfg.seed))
+            return NormalMapObjective(model.decoder, targets_of(obj_id), tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(self.cfg.seed))
 
         return Method(name, lambda obj_id: mean.clone(), objective, LatentOptimSettings.from_config(s["optim"]))
 
@@ -131,11 +129,8 @@ class MethodFactory:
         def samples_of(obj_id: str) -> torch.Tensor:
             return load_sdf_samples(run.layout, obj_id).to(run.device)
 
-        def start(obj_id: str) -> torch.Tensor:
-            if s.get("init", "nearest") == "mean":
-                return model.mean_latent().clone()
-            chosen = nearest_training_code(model, samples_of(obj_id), int(s.get("init_points", 8000)), seed=int(self.cfg.seed), exclude=obj_id)
-            return model.latent_of(chosen).clone()
+        # split only matters for init=auto; the comparison's shapes are never given their own code (exclude).
+        start = start_latent_fn(model, False, "val", self.cfg.data.name, s.get("init", "nearest"), samples_of, int(s.get("init_points", 8000)), int(self.cfg.seed))
 
         def objective(obj_id: str) -> SDFObjective:
             return SDFObjective(model.decoder, samples_of(obj_id), int(optim["points_per_step"]), float(optim.get("clamp", 0.1)), seed=int(self.cfg.seed))

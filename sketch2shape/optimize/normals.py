@@ -55,6 +55,16 @@ def load_normal_target(path: Path, camera: Camera, resolution: int, device: torc
     return NormalTarget(camera.with_resolution(resolution), normals.to(device), mask.to(device))
 
 
+def normal_targets_loader(layout: DatasetLayout, cameras: Sequence[Camera], views: Sequence[int], resolution: int, device: torch.device):
+    """A function ``obj_id -> [NormalTarget]``: a shape's preprocessed normal maps of ``views``."""
+
+    def targets_of(obj_id: str) -> list[NormalTarget]:
+        files = layout.shape(obj_id)
+        return [load_normal_target(files.normal_map(v), cameras[v], resolution, device) for v in views]
+
+    return targets_of
+
+
 class NormalMapObjective:
     """L1 between rendered and true normals where both see the shape, plus a silhouette BCE that
     pulls the shape out where the truth has it and pushes it back where it has background."""
@@ -115,9 +125,7 @@ def optimize_normals(cfg) -> str:
     resolution = int(cfg.render.resolution)
     init_fn = start_latent_fn(run.model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name)
 
-    def targets_of(obj_id: str) -> list[NormalTarget]:
-        files = run.layout.shape(obj_id)
-        return [load_normal_target(files.normal_map(v), cameras[v], resolution, run.device) for v in views]
+    targets_of = normal_targets_loader(run.layout, cameras, views, resolution, run.device)
 
     def objective_fn(obj_id: str) -> NormalMapObjective:
         loss = cfg.loss
