@@ -21,11 +21,12 @@ def procedural_obj_id(index: int) -> str:
     return f"chair_{index:05d}"
 
 
-def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: int, split_seed: int) -> None:
+def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: int, split_seed: int, version: int = 1) -> None:
     """Write ``sum(sizes)`` procedural chairs and their metainfo.csv into ``layout``.
 
     Chair ``i`` depends only on ``(chair_seed, i)``: a smaller dataset holds the first chairs of a
-    larger one. Each chair's parameters are saved next to its mesh as ``params.json``.
+    larger one. Each chair's parameters are saved next to its mesh as ``params.json``. ``version``
+    selects the generator (:func:`sketch2shape.data.procedural.chair_params`).
     """
     from sketch2shape.data.procedural import generate_chair
 
@@ -36,9 +37,9 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
         obj_id = procedural_obj_id(index)
         files = layout.shape(obj_id)
         if not files.mesh.is_file():
-            params, mesh = generate_chair(chair_seed, index)
+            params, mesh = generate_chair(chair_seed, index, version)
             save_mesh(files.mesh, mesh)
-            write_json(files.dir / "params.json", {"seed": chair_seed, "index": index, **dataclasses.asdict(params)})
+            write_json(files.dir / "params.json", {"seed": chair_seed, "index": index, "version": version, **dataclasses.asdict(params)})
         ids.append(obj_id)
     write_metainfo(layout.metainfo, make_splits(ids, counts, split_seed))
 
@@ -57,7 +58,8 @@ def ensure_dataset(data_cfg) -> DatasetLayout:
         return layout
     if source == "procedural":
         generate_procedural_dataset(
-            layout, dict(data_cfg.splits), int(data_cfg.procedural_seed), int(data_cfg.split_seed)
+            layout, dict(data_cfg.splits), int(data_cfg.procedural_seed), int(data_cfg.split_seed),
+            int(data_cfg.get("procedural_version", 1)),
         )
         return layout
     raise FileNotFoundError(

@@ -24,7 +24,7 @@ Public API: :data:`LEG_STYLES`, :data:`SEAT_SHAPES`, :data:`BACK_STYLES`,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import trimesh
@@ -38,12 +38,29 @@ __all__ = [
     "build_chair_parts",
     "build_chair_mesh",
     "generate_chairs",
+    "KINDS",
+    "sample_chair_params_v2",
+    "chair_params",
+    "generate_chair",
 ]
 
-LEG_STYLES: tuple[str, ...] = ("four", "splayed", "pedestal", "star", "sled")
+LEG_STYLES: tuple[str, ...] = ("four", "splayed", "pedestal", "star", "sled", "cantilever", "rocking")
 """``four``: four straight vertical legs; ``splayed``: four legs angled outward;
 ``pedestal``: central column on a disk foot; ``star``: office-chair column with five
-radial spokes (optionally casters); ``sled``: two side runners (bar loops along z)."""
+radial spokes (optionally casters); ``sled``: two side runners (bar loops along z);
+``cantilever``: a bent-tube frame that holds the seat from the front only (floor runners, front
+uprights, tubes under the seat); ``rocking``: four legs standing on two curved rockers.
+Version 1 of the generator (:func:`chair_params` with ``version=1``) uses the first five only."""
+
+KINDS: tuple[str, ...] = ("dining", "office", "lounge", "bench", "bar_stool", "rocking", "cantilever", "stool")
+"""Version 2 of the generator first draws a kind, then styles and proportions typical of it:
+``dining`` (four/splayed/sled legs, any back), ``office`` (star base with gas lift, tall or curved
+upholstered back, usually armrests), ``lounge`` (club chair: low, wide, thick cushion and back,
+panel arms), ``bench`` (a seat for two or three, with or without a back), ``bar_stool`` (seat
+0.62-0.8 high, footrest, low or no back), ``rocking``, ``cantilever`` and ``stool``."""
+
+ARM_STYLES: tuple[str, ...] = ("bar", "panel")
+"""``bar``: an armrest on a post; ``panel``: a solid side panel from the floor (club chairs)."""
 
 SEAT_SHAPES: tuple[str, ...] = ("square", "round")
 """``square``: a box (width != depth in general); ``round``: an elliptic/circular disk."""
@@ -59,7 +76,8 @@ CYLINDER_SECTIONS = 24
 #: Segments along the width of swept (possibly curved) back slabs.
 SWEEP_SEGMENTS = 16
 
-_CATEGORICAL = {"leg_style": LEG_STYLES, "seat_shape": SEAT_SHAPES, "back_style": BACK_STYLES}
+_LEG_STYLES_V1 = LEG_STYLES[:5]  # what version 1 draws from (kept, so its chairs never change)
+_CATEGORICAL = {"leg_style": LEG_STYLES, "seat_shape": SEAT_SHAPES, "back_style": BACK_STYLES, "arm_style": ARM_STYLES}
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,10 @@ class ChairParams:
         post_thickness: thickness of back posts and arm posts.
         arm_height: height of the armrest top above the seat top.
         arm_width: armrest width (x).
+        arm_style: one of :data:`ARM_STYLES`.
+        has_footrest: a footrest ring (bar stools) at ``footrest_height_frac`` of the seat height.
+        footrest_height_frac: footrest height as a fraction of the seat height.
+        rocker_radius: curvature radius of ``rocking`` runners.
     """
 
     leg_style: str
@@ -133,6 +155,10 @@ class ChairParams:
     post_thickness: float = 0.035
     arm_height: float = 0.22
     arm_width: float = 0.05
+    arm_style: str = "bar"
+    has_footrest: bool = False
+    footrest_height_frac: float = 0.35
+    rocker_radius: float = 1.2
 
     def __post_init__(self) -> None:
         for name, accepted in _CATEGORICAL.items():
@@ -156,7 +182,7 @@ class ChairParams:
             elif not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
                 raise ValueError(f"ChairParams.{f.name}={value!r} must be a finite number")
         positive = ("seat_width", "seat_depth", "seat_height", "seat_thickness", "leg_thickness",
-                    "base_radius", "back_thickness", "post_thickness", "arm_height", "arm_width")
+                    "base_radius", "back_thickness", "post_thickness", "arm_height", "arm_width", "rocker_radius")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"ChairParams.{name}={getattr(self, name)!r} must be > 0")
@@ -198,7 +224,7 @@ def sample_chair_params(
     """
     # Always draw the categorical values so the continuous draws do not depend on
     # whether a style was forced.
-    drawn_leg = LEG_STYLES[int(rng.integers(len(LEG_STYLES)))]
+    drawn_leg = _LEG_STYLES_V1[int(rng.integers(len(_LEG_STYLES_V1)))]
     drawn_seat = SEAT_SHAPES[int(rng.integers(len(SEAT_SHAPES)))]
     drawn_back = BACK_STYLES[int(rng.integers(len(BACK_STYLES)))]
     leg_style = drawn_leg if leg_style is None else leg_style
@@ -645,8 +671,81 @@ def _arms(f: _Frame) -> list[tuple[str, trimesh.Trimesh]]:
         return []
     for sx in (-1, 1):
         x = sx * xc
+        if p.arm_style == "panel":  # a club chair's side: a solid panel from near the floor
+            y0 = min(0.04, 0.5 * f.bottom)
+            parts.append(("arm", _box_span([x - aw / 2, y0, z_rear], [x + aw / 2, f.top + ha, z_front])))
+            continue
         parts.append(("arm", _box_span([x - aw / 2, f.top + ha - at, z_rear], [x + aw / 2, f.top + ha, z_front])))
         parts.append(("arm_post", _bar([x, f.mid, z_post], [x, f.top + ha - at / 2.0, z_post], post_t, p.leg_round)))
+    return parts
+
+
+def _legs_cantilever(f: _Frame) -> list[tuple[str, trimesh.Trimesh]]:
+    """A bent-tube cantilever frame: floor runners, front uprights, tubes under the seat."""
+    p = f.p
+    t = float(np.clip(0.7 * p.leg_thickness, 0.02, 0.035))
+    x = 0.8 * f.a if f.round else f.a - p.leg_inset - t / 2.0
+    z_front = f.z_extent(x, 0.95)
+    y_floor, y_seat = t / 2.0, f.bottom - t / 2.0
+    z_foot = z_front + 0.04
+    z_back_floor = -0.7 * f.b
+    parts: list[tuple[str, trimesh.Trimesh]] = []
+    for sx in (-1, 1):
+        xx = sx * x
+        parts.append(("runner", _tube([xx, y_floor, z_back_floor], [xx, y_floor, z_foot], t, True)))
+        parts.append(("runner", _tube([xx, y_floor, z_foot], [xx, y_seat, z_front], t, True)))
+        parts.append(("runner", _tube([xx, y_seat, z_front], [xx, y_seat, -0.8 * f.z_extent(x)], t, True)))
+    parts.append(("stretcher", _tube([-x, y_floor, z_back_floor], [x, y_floor, z_back_floor], t, True)))
+    return parts
+
+
+def _legs_rocking(f: _Frame) -> list[tuple[str, trimesh.Trimesh]]:
+    """Four vertical legs standing on two rockers (arcs of radius ``rocker_radius`` along z)."""
+    p = f.p
+    t = p.leg_thickness
+    rt = float(np.clip(0.8 * t, 0.02, 0.045))
+    margin = p.leg_inset + t / 2.0
+    radius = p.rocker_radius
+    half = 1.35 * f.b
+
+    def rocker_y(z: float) -> float:  # the arc touches the floor at z = 0
+        return rt / 2.0 + radius - math.sqrt(radius * radius - z * z)
+
+    parts: list[tuple[str, trimesh.Trimesh]] = []
+    for sx in (-1, 1):
+        zs = np.linspace(-half, half, 9)
+        x_leg = 0.0
+        for sz in (-1, 1):
+            x, z = f.footprint_point(sx, sz, margin)
+            x_leg = x
+            parts.append(("leg", _bar([x, rocker_y(z), z], [x, f.mid, z], t, p.leg_round)))
+        for z0, z1 in zip(zs[:-1], zs[1:]):
+            parts.append(("runner", _tube([x_leg, rocker_y(z0), z0], [x_leg, rocker_y(z1), z1], rt, True)))
+    return parts
+
+
+def _footrest(f: _Frame) -> list[tuple[str, trimesh.Trimesh]]:
+    """A bar stool's footrest: bars between the legs, or a ring around a column."""
+    p = f.p
+    if not p.has_footrest:
+        return []
+    y = p.footrest_height_frac * p.seat_height
+    t = float(np.clip(0.5 * p.leg_thickness, 0.015, 0.03))
+    if p.leg_style in ("four", "splayed"):
+        splay = math.tan(math.radians(p.splay_deg)) if p.leg_style == "splayed" else 0.0
+        margin = p.leg_inset + p.leg_thickness / 2.0 + (0.02 if p.leg_style == "splayed" else 0.0)
+        corners = []
+        for sx, sz in ((-1, -1), (-1, 1), (1, 1), (1, -1)):
+            x, z = f.footprint_point(sx, sz, margin)
+            grow = (f.mid - y) * splay / math.sqrt(2.0)
+            corners.append(np.array([x + sx * grow, y, z + sz * grow]))
+        return [("footrest", _bar(a, b, t, p.leg_round, extend=t)) for a, b in zip(corners, corners[1:] + corners[:1])]
+    radius = float(np.clip(0.7 * max(f.a, f.b), 0.16, 0.26))
+    n = 16
+    ring = [np.array([radius * math.sin(2 * math.pi * k / n), y, radius * math.cos(2 * math.pi * k / n)]) for k in range(n)]
+    parts = [("footrest", _tube(a, b, t, True)) for a, b in zip(ring, ring[1:] + ring[:1])]
+    for sx in (-1, 1):
+        parts.append(("footrest", _bar([0.0, y, 0.0], [sx * radius, y, 0.0], t, True)))
     return parts
 
 
@@ -670,10 +769,15 @@ def build_chair_parts(params: ChairParams) -> list[tuple[str, trimesh.Trimesh]]:
         parts += _legs_star(f)
     elif style == "sled":
         parts += _legs_sled(f)
+    elif style == "cantilever":
+        parts += _legs_cantilever(f)
+    elif style == "rocking":
+        parts += _legs_rocking(f)
     else:  # pragma: no cover - guarded by ChairParams validation
         raise ValueError(style)
     parts += _back(f)
     parts += _arms(f)
+    parts += _footrest(f)
     min_y = min(float(m.vertices[:, 1].min()) for _, m in parts)
     for _, m in parts:
         m.apply_translation([0.0, -min_y, 0.0])
@@ -714,19 +818,99 @@ def generate_chairs(n: int, seed: int) -> list[tuple[ChairParams, trimesh.Trimes
     return [generate_chair(seed, i) for i in range(n)]
 
 
-def chair_params(seed: int, index: int) -> ChairParams:
-    """The parameters of chair ``index`` of the sequence seeded by ``seed`` (see :func:`generate_chairs`)."""
+_KIND_LEGS = {
+    "dining": ("four", "four", "splayed", "sled"),
+    "office": ("star",),
+    "lounge": ("four", "sled", "pedestal"),
+    "bench": ("four", "four", "splayed", "sled"),
+    "bar_stool": ("four", "splayed", "pedestal", "star"),
+    "rocking": ("rocking",),
+    "cantilever": ("cantilever",),
+    "stool": ("four", "splayed", "pedestal", "star"),
+}
+_KIND_BACKS = {
+    "dining": ("solid", "slatted", "spindles", "tall", "curved"),
+    "office": ("tall", "curved", "solid"),
+    "lounge": ("solid", "curved"),
+    "bench": ("none", "slatted", "solid", "spindles"),
+    "bar_stool": ("none", "none", "solid", "slatted", "curved"),
+    "rocking": ("spindles", "slatted", "tall"),
+    "cantilever": ("solid", "curved", "slatted"),
+    "stool": ("none",),
+}
+
+
+def sample_chair_params_v2(rng: np.random.Generator, kind: str) -> ChairParams:
+    """Version 2 of the generator: parameters of a chair of ``kind`` (one of :data:`KINDS`).
+
+    Draws version 1's parameters (:func:`sample_chair_params`) with a leg and back style typical
+    of the kind, then the kind's own proportions (continuous ranges, so neighbouring chairs of a
+    kind differ in every dimension). Deterministic in ``rng``'s state. +Y up, front +Z.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r} is not valid; accepted values: {', '.join(KINDS)}")
+    legs, backs = _KIND_LEGS[kind], _KIND_BACKS[kind]
+    leg = legs[int(rng.integers(len(legs)))]
+    back = backs[int(rng.integers(len(backs)))]
+    seat = SEAT_SHAPES[int(rng.integers(2))] if kind in ("bar_stool", "stool", "dining", "office") else "square"
+    base = sample_chair_params(rng, leg_style=leg, seat_shape=seat, back_style=back)
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731 - a short local alias
+    has_back = back != "none"
+    change: dict = {"has_arms": has_back and rng.random() < {"office": 0.7, "lounge": 1.0, "rocking": 0.6, "bench": 0.3}.get(kind, 0.3)}
+    if kind == "office":
+        change.update(seat_height=u(0.44, 0.55), seat_thickness=u(0.05, 0.11), base_radius=u(0.25, 0.33),
+                      back_height=u(0.45, 0.8), back_thickness=u(0.04, 0.08), back_gap=u(0.1, 0.3) if rng.random() < 0.5 else 0.0,
+                      back_tilt_deg=u(5.0, 16.0), arm_height=u(0.18, 0.26))
+        if change["back_gap"] and back == "curved":
+            change["back_gap"] = 0.0
+    elif kind == "lounge":
+        width = u(0.6, 0.85)
+        change.update(seat_width=width, seat_depth=width * u(0.85, 1.05), seat_height=u(0.3, 0.42), seat_thickness=u(0.1, 0.18),
+                      leg_thickness=u(0.03, 0.06), back_height=u(0.3, 0.55), back_thickness=u(0.08, 0.16), back_tilt_deg=u(6.0, 18.0),
+                      back_width_ratio=u(0.95, 1.0), arm_style="panel" if rng.random() < 0.7 else "bar", arm_width=u(0.07, 0.15),
+                      arm_height=u(0.15, 0.26), back_arch=0.0, back_gap=0.0)
+    elif kind == "bench":
+        change.update(seat_width=u(0.9, 1.4), seat_depth=u(0.35, 0.5), seat_height=u(0.4, 0.48), back_width_ratio=u(0.9, 1.0),
+                      back_height=u(0.25, 0.45) if has_back else 0.0, has_stretchers=bool(rng.random() < 0.5))
+    elif kind in ("bar_stool", "stool"):
+        tall = kind == "bar_stool"
+        change.update(seat_height=u(0.62, 0.8) if tall else u(0.42, 0.6), has_footrest=tall or bool(rng.random() < 0.2),
+                      footrest_height_frac=u(0.28, 0.42), back_height=u(0.15, 0.3) if has_back else 0.0,
+                      back_tilt_deg=u(2.0, 10.0) if has_back else 0.0, has_arms=False, back_gap=u(0.3, 0.6) if has_back else 0.0)
+    elif kind == "rocking":
+        change.update(rocker_radius=u(0.9, 1.6), back_height=u(0.45, 0.8), back_tilt_deg=u(8.0, 18.0))
+    elif kind == "cantilever":
+        change.update(seat_thickness=u(0.02, 0.08), back_height=u(0.3, 0.5))
+    if not change.get("has_arms", base.has_arms):
+        change["arm_style"] = "bar"
+    return replace(base, **change)
+
+
+def chair_params(seed: int, index: int, version: int = 1) -> ChairParams:
+    """The parameters of chair ``index`` of the sequence seeded by ``seed`` (see :func:`generate_chairs`).
+
+    ``version=1`` is the original generator (five leg styles, six backs; the published
+    ``procedural_chair_4``/``_16`` results), ``version=2`` the wider one (:data:`KINDS`, cycled
+    in seeded shuffles so every aligned block of ``len(KINDS)`` chairs has one of each kind).
+    Chair ``index`` depends only on ``(seed, index, version)``. Raises ``ValueError`` for negative
+    values or an unknown version.
+    """
     if index < 0 or seed < 0:
         raise ValueError(f"seed={seed!r} and index={index!r} must be >= 0")
+    if version == 2:
+        return sample_chair_params_v2(np.random.default_rng([seed, index, 2]), _cycled_choice(KINDS, seed, index, 4))
+    if version != 1:
+        raise ValueError(f"procedural generator version={version!r}; accepted: 1, 2")
     return sample_chair_params(
         np.random.default_rng([seed, index]),
-        leg_style=_cycled_choice(LEG_STYLES, seed, index, 1),
+        leg_style=_cycled_choice(_LEG_STYLES_V1, seed, index, 1),
         seat_shape=_cycled_choice(SEAT_SHAPES, seed, index, 2),
         back_style=_cycled_choice(BACK_STYLES, seed, index, 3),
     )
 
 
-def generate_chair(seed: int, index: int) -> tuple[ChairParams, trimesh.Trimesh]:
-    """Chair ``index`` of the sequence seeded by ``seed``: ``generate_chairs(n, seed)[index]``."""
-    params = chair_params(seed, index)
+def generate_chair(seed: int, index: int, version: int = 1) -> tuple[ChairParams, trimesh.Trimesh]:
+    """Chair ``index`` of the sequence seeded by ``seed``: ``generate_chairs(n, seed)[index]``
+    (``version``: see :func:`chair_params`)."""
+    params = chair_params(seed, index, version)
     return params, build_chair_mesh(params)

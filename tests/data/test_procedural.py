@@ -115,12 +115,12 @@ def test_sample_params_is_deterministic_in_rng_state() -> None:
 
 def test_sixteen_chairs_cover_all_styles() -> None:
     params = [p for p, _ in generate_chairs(16, 0)]
-    assert {p.leg_style for p in params} == set(LEG_STYLES)
+    assert {p.leg_style for p in params} == set(LEG_STYLES[:5])  # version 1: the original five
     assert {p.back_style for p in params} == set(BACK_STYLES)
     assert {p.seat_shape for p in params} == set(SEAT_SHAPES)
     # a different seed also covers everything, and the order is actually shuffled
     params2 = [p for p, _ in generate_chairs(16, 1)]
-    assert {p.leg_style for p in params2} == set(LEG_STYLES)
+    assert {p.leg_style for p in params2} == set(LEG_STYLES[:5])
     assert {p.back_style for p in params2} == set(BACK_STYLES)
 
 
@@ -294,3 +294,31 @@ def test_stool_with_arms_and_bad_numbers_raise() -> None:
         _params_with(seat_height=math.nan)
     with pytest.raises(ValueError, match="leg_style"):
         sample_chair_params(np.random.default_rng(0), leg_style="tripod")
+
+
+# ----------------------------------------------------------------------------- version 2
+
+
+def test_version_two_covers_every_kind_and_leg_style_and_is_watertight() -> None:
+    from sketch2shape.data.procedural import KINDS, chair_params, generate_chair
+
+    params = [chair_params(0, i, version=2) for i in range(4 * len(KINDS))]
+    assert {p.leg_style for p in params} == set(LEG_STYLES)
+    assert any(p.has_footrest for p in params) and any(p.arm_style == "panel" for p in params)
+    assert max(p.seat_width for p in params) > 0.9  # benches
+    assert max(p.seat_height for p in params) > 0.62  # bar stools
+    for i in range(len(KINDS)):  # one aligned block: one chair of each kind, all closed solids
+        p, mesh = generate_chair(0, i, version=2)
+        assert mesh.is_watertight and mesh.volume > 0, (i, p.leg_style)
+        assert abs(float(mesh.vertices[:, 1].min())) < 1e-9  # on the floor
+
+
+def test_version_two_is_a_function_of_seed_and_index_and_leaves_version_one_alone() -> None:
+    from sketch2shape.data.procedural import chair_params
+
+    assert chair_params(0, 37, version=2) == chair_params(0, 37, version=2)
+    assert chair_params(0, 37, version=2) != chair_params(1, 37, version=2)
+    assert chair_params(0, 5) == chair_params(0, 5, version=1)
+    assert chair_params(0, 5, version=1) != chair_params(0, 5, version=2)
+    with pytest.raises(ValueError, match="accepted: 1, 2"):
+        chair_params(0, 0, version=3)
