@@ -1,7 +1,8 @@
 """Import a ShapeNetCore category folder into the project's dataset layout.
 
 ShapeNetCore v2 stores ``<id>/models/model_normalized.obj``, v1 stores ``<id>/model.obj``; both
-are accepted. Meshes are checked to load before they are counted: a shape that cannot be read is
+are accepted. Meshes are checked to load (as the ``mesh`` preprocessing step will load them, see
+:func:`check_mesh_readable`) before they are counted: a shape that cannot be used is
 reported (log line and ``failures.csv``) and replaced by the next candidate, so one broken file
 does not abort the import of thousands.
 """
@@ -14,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import MetainfoError, assign_splits, seeded_order, split_counts, write_metainfo
+from sketch2shape.data.preprocess.mesh import MeshError, load_source_mesh
 from sketch2shape.utils.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,17 @@ def find_source_meshes(source: str | Path) -> dict[str, Path]:
 
 
 def check_mesh_readable(path: Path) -> str | None:
-    """None if ``path`` loads as a non-empty triangle mesh, else the reason it does not."""
-    import trimesh
+    """None if ``path`` is a usable input mesh, else why not (a message naming the file).
 
+    Usable means what the ``mesh`` preprocessing step accepts (:func:`load_source_mesh`): the
+    file reads (any comment encoding, relative indices), and cleaning leaves valid triangles (not
+    all degenerate, e.g. collinear) and most of them. A shape rejected here would only fail
+    preprocessing later and leave a hole in the dataset.
+    """
     try:
-        mesh = trimesh.load(path, force="mesh", process=False, skip_materials=True)
-    except Exception as err:  # trimesh raises many types for malformed files
-        return f"cannot be read: {type(err).__name__}: {err}"
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        return "has no triangles"
-    if not np.isfinite(mesh.vertices).all():
-        return "has non-finite vertex coordinates"
+        load_source_mesh(path)
+    except MeshError as err:
+        return str(err)
     return None
 
 
@@ -83,8 +84,9 @@ def copy_file_atomic(src: Path, dst: Path) -> None:
 def copy_shapenet(source: str | Path, layout: DatasetLayout, sizes: Mapping[str, int], seed: int) -> CopyReport:
     """Copy ``sum(sizes)`` readable shapes from ``source`` into ``layout`` and write metainfo.csv.
 
-    Candidates are the sorted ids in a seeded random order; unreadable ones are skipped with a
-    record in the report and the next candidate takes their place.
+    Candidates are the sorted ids in a seeded random order; unusable ones (unreadable, no valid
+    triangle, mostly lost in cleaning) are skipped with a record in the report and the next
+    candidate takes their place.
     """
     meshes = find_source_meshes(source)
     counts = split_counts(sizes)
@@ -100,8 +102,8 @@ def copy_shapenet(source: str | Path, layout: DatasetLayout, sizes: Mapping[str,
             break
         reason = check_mesh_readable(meshes[obj_id])
         if reason is not None:
-            log.warning("skipping %s: %s %s", obj_id, meshes[obj_id], reason)
-            failures.append((obj_id, "copy", f"{meshes[obj_id]} {reason}"))
+            log.warning("skipping %s: %s", obj_id, reason)
+            failures.append((obj_id, "copy", reason))
             continue
         copy_file_atomic(meshes[obj_id], layout.shape(obj_id).mesh)
         chosen.append(obj_id)

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from sketch2shape.data.layout import ShapeFiles
-from sketch2shape.data.preprocess.mesh import load_mesh, normalize_mesh
+from sketch2shape.data.preprocess.mesh import load_mesh, load_source_mesh, normalize_mesh
 from sketch2shape.data.preprocess.sdf import SDFSettings, compute_sdf, sample_points, sample_surface
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
@@ -57,7 +57,18 @@ class StepContext:
 
 
 def run_mesh(ctx: StepContext) -> dict:
-    raw = load_mesh(ctx.files.mesh)
+    """Clean and normalize ``mesh.obj``.
+
+    Fails (:class:`~sketch2shape.data.preprocess.mesh.MeshError`, recorded by the runner) on a
+    mesh that cannot be read, has no valid triangle, or lost most of its triangles or of their
+    area in cleaning (settings ``min_kept_faces``/``min_kept_area``, default 0.5): what is left of
+    such a mesh would go through every step and give near-blank normal maps.
+    """
+    raw = load_source_mesh(
+        ctx.files.mesh,
+        min_kept_faces=float(ctx.settings.get("min_kept_faces", 0.5)),
+        min_kept_area=float(ctx.settings.get("min_kept_area", 0.5)),
+    )
     mesh, norm = normalize_mesh(raw, padding=float(ctx.settings.get("padding", 0.03)))
     save_mesh(ctx.files.normalized_mesh, mesh)
     write_json(ctx.files.normalization, norm.to_dict())
