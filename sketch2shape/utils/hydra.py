@@ -5,6 +5,14 @@ appends a group that the primary config does not list, and fails for one it does
 here lists ``data`` (so it has a sensible default), so :func:`normalize_overrides` rewrites the
 ``+`` form of listed groups to a plain override and ``+key=value`` of plain keys to ``++key=value``
 (add or override). Both spellings of every README command line therefore work.
+
+Every task takes ``device=auto|cpu|cuda|cuda:<index>`` (also where its config has no such key):
+:func:`hydra_entry` checks it before the task starts and stops with a one-line message when it
+cannot be honoured (:func:`sketch2shape.utils.device.check_task_device`).
+
+Run folders: ``conf/hydra/default.yaml`` names them by the second they start in, through the
+``unique_dir`` resolver, which claims the folder atomically and appends ``_2``, ``_3``, ... when a
+run that started in the same second already has it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,41 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Keys every task accepts whether or not its config lists them (rewritten to ``++key=value``).
+UNIVERSAL_KEYS = ("device",)
+
+_claimed_dirs: dict[str, str] = {}
+
+
+def unique_dir(base: str) -> str:
+    """``base`` or, if that folder exists already, ``base_2``, ``base_3``, ...: created atomically
+    (``os.mkdir``), so two processes never get the same folder. Within a process the same
+    ``base`` always gives the same answer (Hydra resolves the run folder more than once)."""
+    base = str(base)
+    if base not in _claimed_dirs:
+        Path(base).parent.mkdir(parents=True, exist_ok=True)
+        candidate, n = base, 1
+        while True:
+            try:
+                os.mkdir(candidate)
+                break
+            except FileExistsError:
+                n += 1
+                candidate = f"{base}_{n}"
+        _claimed_dirs[base] = candidate
+    return _claimed_dirs[base]
+
+
+def register_resolvers() -> None:
+    """Register this project's OmegaConf resolvers (``unique_dir``); safe to call repeatedly."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("unique_dir"):
+        OmegaConf.register_new_resolver("unique_dir", unique_dir)
+
+
+register_resolvers()
 
 
 def config_dir() -> Path:
@@ -47,7 +90,9 @@ def normalize_overrides(args: Sequence[str], conf_dir: Path, config_name: str) -
     listed = _groups_in_defaults(conf_dir, config_name)
     out = []
     for arg in args:
-        if arg.startswith("+") and not arg.startswith("++") and "=" in arg:
+        if arg.split("=", 1)[0] in UNIVERSAL_KEYS and "=" in arg:
+            arg = "++" + arg
+        elif arg.startswith("+") and not arg.startswith("++") and "=" in arg:
             name = arg[1:].split("=", 1)[0].split("@")[0]
             if name in listed:
                 arg = arg[1:]
@@ -57,16 +102,27 @@ def normalize_overrides(args: Sequence[str], conf_dir: Path, config_name: str) -
     return out
 
 
-def hydra_entry(config_name: str) -> Callable[[Callable], Callable[[], object]]:
-    """Decorate ``main(cfg)`` as a Hydra app over the project's ``conf/`` folder."""
+def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable], Callable[[], object]]:
+    """Decorate ``main(cfg)`` as a Hydra app over the project's ``conf/`` folder.
+
+    ``device=`` is checked before ``main`` runs (see the module docstring); ``cpu_only`` marks a
+    task without GPU code, which says so when given ``device=cuda``.
+    """
     import hydra
 
     def decorator(task: Callable) -> Callable[[], object]:
         @functools.wraps(task)
+        def checked(cfg) -> object:
+            from sketch2shape.utils.device import check_task_device
+
+            check_task_device(cfg, config_name, cpu_only=cpu_only)
+            return task(cfg)
+
+        @functools.wraps(task)
         def run() -> object:
             conf_dir = config_dir()
             sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], conf_dir, config_name)]
-            app = hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(task)
+            app = hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(checked)
             return app()
 
         return run

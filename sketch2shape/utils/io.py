@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# The names atomic_path gives its temporary files: ".<stem>.<mkstemp's 8 random characters>.tmp<suffix>".
+TEMP_NAME = re.compile(r"^\..*\.[A-Za-z0-9_]{8}\.tmp(\.[^./]*)?$")
+
+
+def is_atomic_temp(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is named like a temporary file of :func:`atomic_path`."""
+    return TEMP_NAME.match(Path(path).name) is not None
+
+
+def remove_atomic_temps(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left in ``folder`` (a killed writer leaves them).
+
+    Only call this while no other process can be writing there (e.g. under the dataset's
+    preprocessing lock). Returns the deleted paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    candidates = folder.rglob(".*") if recursive else folder.glob(".*")
+    removed = []
+    for path in candidates:
+        if is_atomic_temp(path) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _umask() -> int:

@@ -15,7 +15,6 @@ import os
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,10 +143,6 @@ def preprocess_shape(plan: PreprocessPlan, obj_id: str) -> ShapeResult:
     return result
 
 
-def _preprocess_star(args: tuple[PreprocessPlan, str]) -> ShapeResult:
-    return preprocess_shape(*args)
-
-
 def shard_ids(obj_ids: Sequence[str], shard: str | None) -> list[str]:
     """The ids of shard ``I/N`` (0 <= I < N): every N-th id of the sorted list, starting at I.
 
@@ -181,33 +176,56 @@ def write_failures(path: Path, results: Iterable[ShapeResult]) -> pd.DataFrame:
 
 
 def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 1, shard: str | None = None) -> list[ShapeResult]:
-    """Preprocess ``obj_ids`` (or the given shard of them) with ``workers`` processes."""
+    """Preprocess ``obj_ids`` (or the given shard of them) with ``workers`` processes.
+
+    The workers die with this process (:mod:`sketch2shape.utils.workers`). SIGTERM, SIGHUP and
+    Ctrl-C stop the run cleanly: pending shapes are cancelled, the workers are terminated, the
+    failures of the finished shapes are recorded, and :class:`KeyboardInterrupt` (SIGINT) or
+    :class:`~sketch2shape.utils.workers.Terminated` (SIGTERM/SIGHUP) is raised. Rerunning resumes.
+    """
+    from concurrent.futures import as_completed
+
+    from sketch2shape.utils.workers import stop_pool, terminate_on_signals, worker_pool
+
     layout = DatasetLayout(Path(plan.root))
     ids = shard_ids(obj_ids, shard)
     write_json(layout.cameras, plan.cameras)
-    results: list[ShapeResult] = []
+    results: dict[str, ShapeResult] = {}
     workers = max(1, min(int(workers), len(ids) or 1, os.cpu_count() or 1))
     progress = tqdm(total=len(ids), desc=f"preprocess {layout.name}", unit="shape")
-    if workers == 1:
-        stream = (preprocess_shape(plan, obj_id) for obj_id in ids)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        stream = pool.map(_preprocess_star, [(plan, obj_id) for obj_id in ids], chunksize=1)
+
+    def record(result: ShapeResult) -> None:
+        results[result.obj_id] = result
+        if result.failed_step:
+            tqdm.write(f"FAILED {result.obj_id} at step {result.failed_step}: {result.error}")
+        progress.update()
+
+    pool, futures = None, []
     try:
-        for result in stream:
-            results.append(result)
-            if result.failed_step:
-                tqdm.write(f"FAILED {result.obj_id} at step {result.failed_step}: {result.error}")
-            progress.update()
+        with terminate_on_signals():
+            if workers == 1:
+                for obj_id in ids:
+                    record(preprocess_shape(plan, obj_id))
+            else:
+                pool = worker_pool(workers)
+                futures = [pool.submit(preprocess_shape, plan, obj_id) for obj_id in ids]
+                for future in as_completed(futures):
+                    record(future.result())
+                pool.shutdown()
+                pool = None
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            log.warning("preprocessing interrupted (%s): %d of %d shapes finished; rerun the same command to resume",
+                        err or "Ctrl-C", len(results), len(ids))
+        raise
     finally:
-        progress.close()
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            stop_pool(pool)
+        progress.close()
         if shard in (None, "", "null"):
             failures_path = layout.failures
         else:
             index, count = str(shard).split("/")
             failures_path = layout.root / f"failures.shard{index}of{count}.csv"
-        write_failures(failures_path, results)
-    return results
+        write_failures(failures_path, [results[i] for i in ids if i in results])
+    return [results[i] for i in ids]
