@@ -2,6 +2,7 @@
 
 python scripts/train_sketch_encoder.py +experiment/train_sketch_encoder=procedural_chair_16 deepsdf_ckpt_path=...
 python scripts/train_sketch_encoder.py +data=shapenet_chair_sample deepsdf_ckpt_path=... trainer.max_epochs=20
+python scripts/train_sketch_encoder.py +experiment/train_sketch_encoder=release deepsdf_ckpt_path=... pairs_dir=...
 
 Targets are the codes the DeepSDF checkpoint learned for its training shapes; inputs their
 synthetic sketches from every view but ``model.loader.val_views`` (held out: validation, since
@@ -50,7 +51,12 @@ def main(cfg) -> None:
     record = deepsdf_record(deepsdf, deepsdf_path)
     loss = loss_settings(cfg.model.loss)
     sdf_points = int(loss["sdf_points"]) if float(loss["sdf_weight"]) > 0 else 0
-    datamodule = SketchCodeDataModule(cfg.data.data_dir, record["train_obj_ids"], cfg.model.loader, sdf_points=sdf_points, seed=cfg.seed)
+    if cfg.get("pairs_dir"):  # pairs at scale (scripts/make_sketch_pairs.py): random views + decoded shapes
+        from sketch2shape.data.sketch_code_dataset import SketchPairsDataModule
+
+        datamodule = SketchPairsDataModule(cfg.data.data_dir, record["train_obj_ids"], cfg.pairs_dir, cfg.model.loader, sdf_points=sdf_points, seed=cfg.seed)
+    else:
+        datamodule = SketchCodeDataModule(cfg.data.data_dir, record["train_obj_ids"], cfg.model.loader, sdf_points=sdf_points, seed=cfg.seed)
     module = SketchEncoderModule(
         net=cfg.model.net, deepsdf=record, loss=loss, optimizer=cfg.model.optimizer, scheduler=cfg.model.scheduler,
         augment=cfg.model.augment, data_name=cfg.data.name, seed=cfg.seed,

@@ -224,3 +224,46 @@ class SketchCodeDataModule(L.LightningDataModule):
         if self.unseen is not None:
             datasets.append(UnseenShapeDataset(self.unseen))
         return [DataLoader(d, batch_size=s.eval_batch_size, shuffle=False, num_workers=s.num_workers) for d in datasets]
+
+
+class SketchPairsDataModule(SketchCodeDataModule):
+    """Training on a pairs folder (:mod:`sketch2shape.data.sketch_pairs`: random-view sketches of
+    the training shapes and of decoded in-between shapes, each with its code) instead of the
+    preprocessed views.
+
+    Validation: the pairs of the held-out shards (``holdout``: a share of the shards, novel views
+    and decoded shapes: ``val/latent_rel_mse``), then, as in :class:`SketchCodeDataModule`, every
+    preprocessed view of the ``loader.val_split`` shapes scored in SDF space. ``loader.val_views``
+    is not used (the pairs have no fixed views).
+    """
+
+    def __init__(self, data_dir, obj_ids, pairs_dir: str | Path, loader=None, sdf_points: int = 0, seed: int = 0, holdout: float = 0.05) -> None:
+        super().__init__(data_dir, obj_ids, loader, sdf_points=0, seed=seed)
+        if sdf_points > 0:
+            raise ValueError("model.loss.sdf_weight > 0 is not supported with pairs_dir (decoded shapes have no SDF samples); set model.loss.sdf_weight=0")
+        self.pairs_dir, self.holdout = Path(str(pairs_dir)), float(holdout)
+        self.pairs: dict[str, Dataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.pairs:
+            return
+        from sketch2shape.data.sketch_pairs import SketchPairs
+
+        self.pairs = {split: SketchPairs(self.pairs_dir, split, self.holdout) for split in ("train", "val")}
+        log.info("sketch encoder pairs from %s: %d training, %d held out", self.pairs_dir, len(self.pairs["train"]), len(self.pairs["val"]))
+        s = self.settings
+        if s.val_split:
+            unseen = [o for o in obj_ids_of(read_metainfo(self.layout.metainfo), s.val_split) if o not in set(self.obj_ids)]
+            if unseen and s.val_shape_points > 0:
+                self.unseen = ShapeSketches(self.layout, unseen, s.load_resolution, s.val_shape_points, self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        s = self.settings
+        return DataLoader(self.pairs["train"], batch_size=s.batch_size, shuffle=True, drop_last=True, num_workers=s.num_workers, persistent_workers=s.num_workers > 0)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        s = self.settings
+        datasets: list[Dataset] = [self.pairs["val"]] if len(self.pairs["val"]) else []
+        if self.unseen is not None:
+            datasets.append(UnseenShapeDataset(self.unseen))
+        return [DataLoader(d, batch_size=s.eval_batch_size, shuffle=False, num_workers=s.num_workers) for d in datasets]

@@ -46,6 +46,39 @@ from torch import Tensor, nn
 from sketch2shape.models.siamese import build_encoder, sketch_ink
 
 OUTPUTS = ("direct", "blend")
+FRAMINGS = ("none", "ink_box")
+
+
+def frame_ink(ink: Tensor, fill: float = 0.85, threshold: float = 0.2) -> Tensor:
+    """Each ink image re-framed on its strokes: the bounding square of the ink, centred, filling
+    ``fill`` of the frame (bilinear resampling, zero = paper outside).
+
+    ``ink``: ``(B, 1, S, S)`` float, ink 1 on paper 0 (as :func:`sketch_ink` returns). Returns the
+    same shape. Images with no pixel above ``threshold`` are returned unchanged. This makes a
+    network's input independent of where on the page and how large a sketch was drawn (a user's
+    drawing, a training sketch rendered from any camera distance), keeping its aspect ratio.
+    """
+    batch, _, height, width = ink.shape
+    mask = ink[:, 0] > threshold  # (B, S, S)
+    rows, cols = mask.any(2), mask.any(1)  # (B, S)
+    empty = ~rows.any(1)
+    index_y = torch.arange(height, device=ink.device).expand(batch, -1)
+    index_x = torch.arange(width, device=ink.device).expand(batch, -1)
+    y0 = torch.where(rows, index_y, height).amin(1).float()
+    y1 = torch.where(rows, index_y, -1).amax(1).float()
+    x0 = torch.where(cols, index_x, width).amin(1).float()
+    x1 = torch.where(cols, index_x, -1).amax(1).float()
+    # centres and half-size in normalized coordinates (align_corners=False: pixel i at (2i+1)/S - 1)
+    cx = (x0 + x1 + 1.0) / width - 1.0
+    cy = (y0 + y1 + 1.0) / height - 1.0
+    half = torch.maximum((x1 - x0 + 1.0) / width, (y1 - y0 + 1.0) / height) / fill
+    half = torch.where(empty, torch.ones_like(half), half.clamp_min(1e-3))
+    cx, cy = torch.where(empty, torch.zeros_like(cx), cx), torch.where(empty, torch.zeros_like(cy), cy)
+    theta = torch.zeros(batch, 2, 3, device=ink.device, dtype=ink.dtype)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = half, cx, half, cy
+    grid = torch.nn.functional.affine_grid(theta, list(ink.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
 DEFAULT_ENCODER = {
     "_target_": "sketch2shape.models.siamese.ResNetEncoder",
     "widths": [32, 64, 128, 256],
@@ -133,10 +166,14 @@ class SketchEncoderNet(nn.Module):
         output: str = "direct",
         blend_temperature: float = 1.0,
         deepsdf: Mapping[str, Any] | None = None,
+        framing: str = "none",
     ) -> None:
         super().__init__()
         if output not in OUTPUTS:
             raise ValueError(f"sketch encoder output={output!r}; accepted: {', '.join(OUTPUTS)}")
+        if framing not in FRAMINGS:
+            raise ValueError(f"sketch encoder framing={framing!r}; accepted: {', '.join(FRAMINGS)}")
+        self.framing = framing
         if latent_dim < 1 or num_codes < 1:
             raise ValueError(f"latent_dim={latent_dim} and num_codes={num_codes} must be positive")
         self.latent_dim, self.num_codes = int(latent_dim), int(num_codes)
@@ -182,8 +219,14 @@ class SketchEncoderNet(nn.Module):
         self.code_scale.copy_(spread.clamp_min(1e-6))
 
     def prepare_sketch(self, images: Tensor) -> Tensor:
-        """Sketches ``(B, 1|3, H, W)`` in [0, 1], ink 0 -> network input ``(B, 1, S, S)``, ink 1."""
-        return sketch_ink(images, self.image_size)
+        """Sketches ``(B, 1|3, H, W)`` in [0, 1], ink 0 -> network input ``(B, 1, S, S)``, ink 1
+        (re-framed on the strokes by :func:`frame_ink` when ``framing="ink_box"``)."""
+        ink = sketch_ink(images, self.image_size)
+        return frame_ink(ink) if self.framing == "ink_box" else ink
+
+    def features(self, images: Tensor) -> Tensor:
+        """The CNN's features ``(B, F)`` of sketches ``(B, 1|3, H, W)`` (a descriptor for retrieval)."""
+        return self.encoder(self.prepare_sketch(images))
 
     def forward(self, images: Tensor) -> Tensor:
         """Sketches ``(B, 1|3, H, W)`` float in [0, 1], black on white, any ``H, W`` -> codes ``(B, D)``."""

@@ -121,11 +121,17 @@ class SketchEncoderModule(L.LightningModule):
             truth = decoder(target[:, None, :].expand(-1, count, -1).reshape(batch * count, -1), flat)
         return clamped_l1(decoder(pred_codes, flat), truth, float(self.hparams.loss["sdf_clamp"]))
 
+    def target_codes(self, batch: dict) -> Tensor:
+        """The true codes ``(B, D)`` of a batch: ``batch["code"]`` (pairs with any code, e.g. decoded
+        interpolations, :mod:`sketch2shape.data.sketch_pairs`) or rows ``batch["code_index"]`` of
+        the training code table."""
+        return batch["code"].to(self.net.codes) if "code" in batch else self.net.codes[batch["code_index"]]
+
     def losses(self, batch: dict, augment: bool) -> dict[str, Tensor]:
         """Named loss terms of a batch; ``loss`` is the weighted total."""
         sketches = self.augment(batch["sketch"]) if augment else batch["sketch"]
         pred = self.net(sketches)
-        target = self.net.codes[batch["code_index"]]
+        target = self.target_codes(batch)
         settings = self.hparams.loss
         terms = {"latent": self.latent_loss(pred, target)}
         total = float(settings["latent_weight"]) * terms["latent"]
@@ -137,7 +143,7 @@ class SketchEncoderModule(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         terms = self.losses(batch, augment=True)
-        size = len(batch["code_index"])
+        size = len(batch["sketch"])
         for name, value in terms.items():
             self.log(f"train/{name}", value, on_step=False, on_epoch=True, prog_bar=name == "loss", batch_size=size)
         return terms["loss"]
@@ -148,13 +154,14 @@ class SketchEncoderModule(L.LightningModule):
             self._validate_unseen(batch)
             return
         pred = self.net(batch["sketch"])
-        target = self.net.codes[batch["code_index"]]
+        target = self.target_codes(batch)
         scale, size = self.net.code_scale, len(pred)
-        nearest = torch.cdist(pred, self.net.codes).argmin(1)
         log = {"batch_size": size, "add_dataloader_idx": False}
         self.log("val/latent_rel_mse", (pred - target).pow(2).mean() / scale.pow(2), prog_bar=True, **log)
         self.log("val/latent_l1", (pred - target).abs().mean(), **log)
-        self.log("val/code_acc", (nearest == batch["code_index"]).float().mean(), prog_bar=True, **log)
+        if "code_index" in batch and bool((batch["code_index"] >= 0).all()):
+            nearest = torch.cdist(pred, self.net.codes).argmin(1)
+            self.log("val/code_acc", (nearest == batch["code_index"]).float().mean(), prog_bar=True, **log)
 
     def sdf_error(self, codes: Tensor, points: Tensor, sdf: Tensor) -> Tensor:
         """DeepSDF's clamped L1 of codes ``(B, D)`` against true SDF ``(B, P)`` at ``points (B, P, 3)``."""
