@@ -8,11 +8,10 @@ format, bit depth or colour mode, a scan or a phone photo:
    and brought to uint8 grayscale by the range of its pixel type (16-bit, 32-bit and float pictures
    are scaled, not clipped); transparent pixels are paper.
 2. ``analyze_sketch``: the paper's polarity is detected (light strokes on a dark background are
-   inverted), the paper's brightness is estimated locally (uneven lighting, shadows, tinted paper,
-   a table around the paper and filled regions are background, divided out), strokes are the
-   pixels clearly darker than the local paper, and the result is checked to look like lines (not
-   a filled region, a photo's texture or a dark edge); its warnings are for the CLI and the app
-   to show.
+   inverted), the paper's brightness is estimated locally (uneven lighting, shadows, tinted paper
+   and a table around the paper are background, divided out), strokes are the pixels clearly
+   darker than the local paper, and the result is checked to look like lines (not a filled
+   region, a photo's texture or a dark edge); its warnings are for the CLI and the app to show.
 3. ``normalize_sketch``: the strokes are thinned to one-pixel lines, cropped, scaled so that their
    bounding box has the typical size and center of the training sketches of that view, and redrawn
    at the training stroke width.
@@ -208,10 +207,10 @@ def as_gray_array(gray: np.ndarray, name: str = "sketch") -> np.ndarray:
 WORK_SIDE = 512  # the paper's brightness is estimated at most this many pixels across
 MIN_CONTRAST = 12.0  # gray levels (of 255) a stroke is darker than its paper, at least
 SPECK = 0.01  # a piece of ink smaller than this share of the largest piece is a speck (noise, grain), not a stroke
-DARK_AREA = 0.4  # paper darker than this share of the typical paper is a dark area: a filled region, a table, a deep shadow
+SOLID = 0.4  # dark regions wider than strokes, below this share of the typical paper, are fills (ink) or, at the edge, background
 FILLED_WARN, FILLED_REFUSE = 0.3, 0.6  # share of ink pixels deep inside ink (SketchAnalysis.filled_fraction)
 COVER_WARN, COVER_REFUSE = 0.35, 0.6  # ink pixels / (longer side of their bounding box)^2
-DARK_WARN, DARK_REFUSE = 0.05, 0.25  # dark areas inside the image / (longer side of the drawing's bounding box)^2
+BLIND_WARN = 0.05  # dark pixels too noisy to read / (longer side of the ink's bounding box)^2
 SPECKLE_WARN = 0.5  # share of ink pixels in small separate specks
 EDGE_WARN, EDGE_REFUSE = 0.05, 0.25  # share of the image's outermost pixels that are ink
 
@@ -226,12 +225,8 @@ class SketchAnalysis:
     cover_fraction: ink pixels / (longer side of bbox)^2; line drawings stay below ~0.2.
     filled_fraction: share of ink pixels farther than ``max(3, 0.03 * longer side of bbox)``
         pixels from the nearest non-ink pixel; ~0 for lines, most pixels of a filled region.
-    dark_fraction: area of the dark areas (wider than strokes and darker than ``DARK_AREA`` of
-        the typical paper: filled regions, a deep shadow) that do not touch the image's edge,
-        over the square of the longer side of the bounding box of ink and dark areas. Dark areas
-        are background, not ink: only their outline can become strokes.
-    blind_fraction: dark pixels in bbox where the paper is too noisy or too densely hatched
-        for strokes to be told apart (they are skipped), over the square of bbox's longer side.
+    blind_fraction: dark pixels in bbox where the paper is too noisy or textured for strokes
+        to be told apart (they are skipped), over the square of bbox's longer side.
     speckle_fraction: share of ink pixels in small separate specks (bounding box under 5% of
         the longer side of bbox, counted when there are over 20 pieces); high for a photo's
         texture or noise, low for strokes.
@@ -239,7 +234,7 @@ class SketchAnalysis:
         a dark table or the paper's edge, 0 for a drawing with margins.
     warnings: doubts about the result, each naming the drawing; the drawing is still used.
     error: why the drawing cannot be used, naming it and saying what is accepted (no strokes;
-        a filled region or photo rather than lines; dark along the image's edge); or None.
+        a filled region or photo rather than lines; ink along the image's edge); or None.
     """
 
     ink: np.ndarray
@@ -247,7 +242,6 @@ class SketchAnalysis:
     bbox: tuple[int, int, int, int] | None
     cover_fraction: float = 0.0
     filled_fraction: float = 0.0
-    dark_fraction: float = 0.0
     blind_fraction: float = 0.0
     speckle_fraction: float = 0.0
     edge_fraction: float = 0.0
@@ -265,14 +259,14 @@ def analyze_sketch(gray: np.ndarray, name: str = "sketch") -> SketchAnalysis:
       way; the background is never redrawn or reconstructed.
     - Paper brightness: a morphological closing (it removes dark features narrower than ~8%
       of the image), computed at most ``WORK_SIDE`` pixels across, smoothed downward and scaled
-      up, is the local paper (``_paper``). It follows shadows, gradients, tinted paper, a table
-      around the paper, and filled regions wider than strokes: none of these is ink.
-    - Strokes: pixels clearly darker than their local paper, relative to its local noise
-      (``_strokes``), without specks.
-    - Lines check: see ``SketchAnalysis`` for the measures. Mostly filled or covering ink,
-      dark areas over a quarter of the drawing, or ink along a quarter of the image's edge
-      make an ``error``; partly filled ink, dark areas, texture, dense hatching, specks or ink
-      along the edge make warnings.
+      up, is the local paper (``_paper``). It follows shadows, gradients, tinted paper and a
+      table around the paper: none of these is ink.
+    - Strokes (``_strokes``): pixels clearly darker than their local paper, relative to its
+      local noise, without specks; and dark filled regions wider than strokes (below ``SOLID``
+      of the typical paper) unless they reach the image's edge (then they are background).
+    - Lines check: see ``SketchAnalysis`` for the measures. Mostly filled or covering ink, or
+      ink along a quarter of the image's edge, make an ``error``; partly filled or dense ink,
+      noisy or textured paper, specks or some ink along the edge make warnings.
 
     Raises SketchInputError naming ``name`` only for an array that is not a 2-D image; problems
     of the drawing itself are returned in ``error`` and ``warnings``.
@@ -281,9 +275,8 @@ def analyze_sketch(gray: np.ndarray, name: str = "sketch") -> SketchAnalysis:
     darker, lighter = _stroke_sides(gray)
     inverted = lighter > darker
     image = 255.0 - gray.astype(np.float32) if inverted else gray.astype(np.float32)
-    paper = _paper(image)
-    ink, blind = _strokes(image, paper)
-    return _check_lines(ink, _dark_areas(paper), blind, inverted, name)
+    ink, blind = _strokes(image, _paper(image))
+    return _check_lines(ink, blind, inverted, name)
 
 
 def _work_scale(gray: np.ndarray) -> np.ndarray:
@@ -346,17 +339,20 @@ def _paper(image: np.ndarray) -> np.ndarray:
 
 def _strokes(image: np.ndarray, paper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ink, blind): bool (H, W) masks for a float32 (H, W) dark-strokes image with its ``_paper``:
-    the strokes, and dark pixels where the paper is too noisy (or too densely hatched) for
+    the strokes, and dark pixels (not ink) where the paper is too noisy or textured for
     strokes to be told apart (``weak_threshold`` of 1 or more).
 
     ``ratio`` = image / paper is ~1 on paper, in light and shadow alike. The envelope sits on
     the noise's peaks, so the paper's own level in ``ratio`` (a local median, clipped to
-    0.7..1) and its local noise (a local median absolute deviation, strokes being a minority;
-    where the paper's level changes, the larger local mean deviation) set the thresholds:
-    weak ink is 4 noise widths (at least 15 %) darker than the local paper, strong ink 6
-    widths (at least 20 %), both at least ``MIN_CONTRAST`` gray levels. Weak ink is kept in
-    connected pieces that hold strong ink (hysteresis, like Canny's) and are larger than a
-    speck: 3 pixels, 1e-5 of the image and ``SPECK`` of the largest piece.
+    0.7..1) and its local noise (from each pixel's difference to its 3 x 3 median, which flat
+    strokes do not have; where the paper's level changes, the larger local mean deviation)
+    set the thresholds: weak ink is 4 noise widths (at least 15 %) darker than the local
+    paper, strong ink 6 widths (at least 20 %), both at least ``MIN_CONTRAST`` gray levels.
+    Regions wider than strokes where the paper itself is darker than ``SOLID`` of the typical
+    paper are filled regions when inside the picture (their dark pixels are ink) and background
+    when they reach the image's edge (a table, a deep shadow). Weak ink is kept in connected pieces that hold strong ink (hysteresis,
+    like Canny's) and are larger than a speck: 3 pixels, 1e-5 of the image and ``SPECK`` of the
+    largest piece.
     """
     ratio = image / paper
     small = _work_scale(np.clip(ratio * 200.0, 0, 255).astype(np.uint8))
@@ -364,23 +360,34 @@ def _strokes(image: np.ndarray, paper: np.ndarray) -> tuple[np.ndarray, np.ndarr
     median = _full_size(cv2.medianBlur(small, side), image.shape) / 200.0
     level = np.clip(median, 0.7, 1.0)
     darkness = 1.0 - ratio / level
+    # Noise from the difference to the 3 x 3 median: ~0 on flat paper and flat ink alike, so
+    # dense strokes do not count as noise; its local median over single (not averaged) pixels.
+    relative = ratio / level
+    detail = np.abs(relative - cv2.medianBlur(relative.astype(np.float32), 3))
+    sampled = cv2.resize(np.clip(detail * 500.0, 0, 255).astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    window = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    # The median of a window on the edge of a noisy area is that of its quiet part: a maximum
+    # over the window carries the noise of an area (a grainy table) to its edge.
+    noise = _full_size(cv2.dilate(cv2.medianBlur(sampled, side), window), image.shape) / 500.0 / 0.58  # median |x - med3(x)| = 0.58 sigma
+    # Where the paper's level changes (a table's edge) the local median lags: there, the mean
+    # deviation from it, capped so that strokes barely count, widens the noise.
     deviation = np.abs(darkness - (1.0 - median / level))  # darkness is centered on 0 unless the level is clipped
-    # The local median absolute deviation from single pixels: nearest-neighbour subsampling
-    # keeps the full-resolution noise that averaging would hide.
-    sampled = cv2.resize(np.clip(deviation * 500.0, 0, 255).astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-    noise = 1.4826 * _full_size(cv2.medianBlur(sampled, side), image.shape) / 500.0
     box = max(3, round(side * max(image.shape) / max(small.shape)))
     noise = np.maximum(noise, 1.25 * cv2.blur(np.minimum(deviation, 0.15), (box, box)))
     weak_threshold = np.maximum(4.0 * noise, 0.15)  # paper noisier than 25 % hides even black strokes
     strong_threshold = np.maximum(weak_threshold + 0.05, 6.0 * noise)
     contrast = paper * level - image >= MIN_CONTRAST  # a uniform or nearly black picture has no strokes
-    weak = ((darkness > weak_threshold) & contrast).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
-    blind = (weak_threshold >= 1.0) & (darkness > 0.15) & contrast  # dark, but among too much noise to tell
+    typical = float(np.median(paper))
+    dark_paper = paper < SOLID * typical  # wider than strokes: filled regions, a table, a deep shadow
+    solid = dark_paper & ~_edge_background(dark_paper) & (image < SOLID * typical)  # filled regions inside the picture
+    strong = ((darkness > strong_threshold) & contrast) | solid
+    weak = ((darkness > weak_threshold) & contrast) | solid
+    blind = (weak_threshold >= 1.0) & (darkness > 0.15) & contrast & ~weak
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
     if count <= 1:
-        return weak.astype(bool), blind
+        return weak, blind
     keep = np.zeros(count, dtype=bool)
-    keep[np.unique(labels[darkness > strong_threshold])] = True
+    keep[np.unique(labels[strong])] = True
     keep[0] = False
     area = stats[:, cv2.CC_STAT_AREA]
     largest = int(area[keep].max()) if keep.any() else 0
@@ -388,32 +395,22 @@ def _strokes(image: np.ndarray, paper: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return keep[labels], blind
 
 
-def _dark_areas(paper: np.ndarray) -> np.ndarray:
-    """bool (H, W): where the local paper is darker than ``DARK_AREA`` of the typical paper and
-    the dark area does not touch the image's edge (a table or the paper's edge there is not
-    part of the drawing)."""
-    dark = (paper < DARK_AREA * float(np.median(paper))).astype(np.uint8)
-    count, labels = cv2.connectedComponents(dark, connectivity=8)
+def _edge_background(dark: np.ndarray) -> np.ndarray:
+    """The parts of a bool (H, W) mask connected to the image's edge."""
+    count, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
     if count <= 1:
-        return dark.astype(bool)
-    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    inside = np.ones(count, dtype=bool)
-    inside[0] = False
-    inside[outside] = False
-    return inside[labels]
+        return np.zeros(dark.shape, dtype=bool)
+    outside = np.zeros(count, dtype=bool)
+    outside[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
+    outside[0] = False
+    return outside[labels]
 
 
-def _check_lines(ink: np.ndarray, dark: np.ndarray, blind: np.ndarray, inverted: bool, name: str) -> SketchAnalysis:
-    """The SketchAnalysis of the ink, dark areas and too-noisy areas (bool (H, W) each)."""
-    lines = f"expected {ACCEPTED_DRAWINGS}"
-    drawing = ink | dark
-    if drawing.sum() < 10 or ink.sum() < 10 and dark.sum() < 10:
-        return SketchAnalysis(ink, inverted, None, error=f"{name} has no strokes: expected dark strokes on a light background (or light strokes on a dark one)")
-    ys, xs = np.nonzero(drawing)
-    dark_fraction = float(dark.sum()) / (max(xs.max() - xs.min(), ys.max() - ys.min()) + 1) ** 2
-    filled_error = f"{name} looks like a filled region or a photo, not a line drawing"
+def _check_lines(ink: np.ndarray, blind: np.ndarray, inverted: bool, name: str) -> SketchAnalysis:
+    """The SketchAnalysis of the ink and the too-noisy dark pixels (bool (H, W) each)."""
     if ink.sum() < 10:
-        return SketchAnalysis(ink, inverted, None, dark_fraction=dark_fraction, error=f"{filled_error}: it has dark areas but no lines; {lines}")
+        return SketchAnalysis(ink, inverted, None, error=f"{name} has no strokes: expected dark strokes on a light background (or light strokes on a dark one)")
+    lines = f"expected {ACCEPTED_DRAWINGS}"
     ys, xs = np.nonzero(ink)
     bbox = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
     x0, y0, x1, y1 = bbox
@@ -429,9 +426,9 @@ def _check_lines(ink: np.ndarray, dark: np.ndarray, blind: np.ndarray, inverted:
     edge = float(np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]]).mean())
     blind_fraction = float(blind[y0 : y1 + 1, x0 : x1 + 1].sum()) / side**2
     warnings, error = [], None
-    if filled > FILLED_REFUSE or cover > COVER_REFUSE or dark_fraction > DARK_REFUSE:
-        error = (f"{filled_error}: {filled:.0%} of its ink is far inside ink, its ink covers {cover:.0%} of its bounding square and "
-                 f"dark areas {dark_fraction:.0%} of it; {lines}, cropped to the paper")
+    if filled > FILLED_REFUSE or cover > COVER_REFUSE:
+        error = (f"{name} looks like a filled region or a photo, not a line drawing: {filled:.0%} of its ink is far inside ink and "
+                 f"its ink covers {cover:.0%} of its bounding square; {lines}, cropped to the paper")
     elif edge > EDGE_REFUSE:
         error = f"{name} has ink along {edge:.0%} of its edge, as when a photo shows a dark table or the paper's edge: crop it to the paper; {lines}"
     else:
@@ -439,15 +436,13 @@ def _check_lines(ink: np.ndarray, dark: np.ndarray, blind: np.ndarray, inverted:
             warnings.append(f"{name}: ink runs along {edge:.0%} of the image's edge; if the photo shows the table or the paper's edge, crop it to the paper")
         if filled > FILLED_WARN:
             warnings.append(f"{name}: {filled:.0%} of the ink is far inside filled areas; the shape is read from lines, so filled areas are thinned to their middle")
-        if dark_fraction > DARK_WARN:
-            warnings.append(f"{name}: dark areas (filled regions or deep shadow) cover {dark_fraction:.0%} of the drawing's bounding square; they are not read as strokes")
         if cover > COVER_WARN:
             warnings.append(f"{name}: the ink covers {cover:.0%} of its bounding square, much more than a line drawing; it may include a photo's texture or shading")
-        if blind_fraction > DARK_WARN:
-            warnings.append(f"{name}: {blind_fraction:.0%} of the drawing's bounding square is too textured or densely hatched to find strokes in; it was skipped")
+        if blind_fraction > BLIND_WARN:
+            warnings.append(f"{name}: {blind_fraction:.0%} of the drawing's bounding square is too noisy or textured to find strokes in; it was skipped")
         if speckle > SPECKLE_WARN:
             warnings.append(f"{name}: {speckle:.0%} of the ink is small separate specks, which looks like a photo's texture or noise rather than strokes")
-    return SketchAnalysis(ink, inverted, bbox, cover, filled, dark_fraction, blind_fraction, speckle, edge, tuple(warnings), error)
+    return SketchAnalysis(ink, inverted, bbox, cover, filled, blind_fraction, speckle, edge, tuple(warnings), error)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -413,20 +413,20 @@ def test_a_filled_silhouette_is_refused():
     with pytest.raises(SketchInputError, match=r"silhouette\.png looks like a filled region or a photo, not a line drawing.*expected line strokes"):
         normalize_sketch(chair(fill=0), name="silhouette.png")
     analysis = analyze_sketch(chair(fill=0), "silhouette.png")
-    assert analysis.dark_fraction > 0.25 and analysis.error
+    assert analysis.filled_fraction > 0.6 and analysis.error
 
 
 def test_a_partly_filled_drawing_is_used_with_a_warning(caplog):
     gray = dark_on_light(box_strokes((300, 300), (40, 40, 240, 240)))
     gray[150:210, 100:160] = 0  # one filled square inside the outline, wider than strokes
     analysis = analyze_sketch(gray, "shaded.png")
-    assert analysis.error is None and 0.05 < analysis.dark_fraction < 0.25
-    assert not analysis.ink[165:195, 115:145].any()  # the fill is not ink: skeletonizing it would draw a false line
+    assert analysis.error is None and 0.3 < analysis.filled_fraction < 0.6
+    assert analysis.ink[150:210, 100:160].all()  # the fill is ink (thinned to its middle later), not paper
     assert_bbox(analysis.bbox, (40, 40, 240, 240))
-    assert any(w.startswith("shaded.png:") and "dark areas" in w for w in analysis.warnings)
+    assert any(w.startswith("shaded.png:") and "filled" in w for w in analysis.warnings)
     with caplog.at_level(logging.WARNING, logger="sketch2shape.data.user_sketch"):
         out = normalize_sketch(gray, Framing(), "shaded.png")
-    assert out.shape == (256, 256) and "dark areas" in caplog.text
+    assert out.shape == (256, 256) and "filled" in caplog.text
     np.testing.assert_array_equal(sketch_from_analysis(analysis), out)
 
 
@@ -450,13 +450,24 @@ def test_photo_texture_is_warned_about():
     assert any("texture" in w for w in analysis.warnings)
 
 
-def test_densely_hatched_areas_are_warned_about():
+def test_densely_hatched_areas_are_read_as_ink_with_a_warning():
     gray = np.full((500, 500), 250, np.uint8)
     for x in range(100, 400, 6):
         cv2.line(gray, (x, 100), (x, 400), 20, 2)  # half of the area is ink
     analysis = analyze_sketch(gray, "hatched.png")
-    assert analysis.blind_fraction > 0.05
-    assert any(w.startswith("hatched.png:") and "densely hatched" in w for w in analysis.warnings)
+    assert analysis.error is None and 0.35 < analysis.cover_fraction < 0.6
+    assert any(w.startswith("hatched.png:") and "covers" in w for w in analysis.warnings)
+
+
+def test_noisy_paper_inside_the_drawing_is_skipped_with_a_warning():
+    gray = dark_on_light(box_strokes((300, 300), (40, 40, 240, 240)))
+    rng = np.random.default_rng(1)
+    gray[90:190, 90:190] = np.clip(rng.normal(200, 80, (100, 100)), 0, 255)  # a patch of heavy sensor noise or fabric
+    analysis = analyze_sketch(gray, "fabric.jpg")
+    assert analysis.error is None and analysis.blind_fraction > 0.05
+    assert not analysis.ink[100:180, 100:180].any()
+    assert_bbox(analysis.bbox, (40, 40, 240, 240))
+    assert any(w.startswith("fabric.jpg:") and "too noisy or textured" in w for w in analysis.warnings)
 
 
 @pytest.mark.parametrize("table", [0, 35, 60])
