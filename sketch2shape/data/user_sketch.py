@@ -350,19 +350,19 @@ def _strokes(image: np.ndarray, paper: np.ndarray) -> tuple[np.ndarray, np.ndarr
     paper, strong ink 6 widths (at least 20 %), both at least ``MIN_CONTRAST`` gray levels.
     Regions wider than strokes where the paper itself is darker than ``SOLID`` of the typical
     paper are filled regions when inside the picture (their dark pixels are ink) and background
-    when they reach the image's edge (a table, a deep shadow). Weak ink is kept in connected pieces that hold strong ink (hysteresis,
-    like Canny's) and are larger than a speck: 3 pixels, 1e-5 of the image and ``SPECK`` of the
-    largest piece.
+    when they reach the image's edge (a table, a deep shadow). Weak ink is kept in connected
+    pieces that hold strong ink (hysteresis, like Canny's) and are larger than a speck: 3
+    pixels, 1e-5 of the image and ``SPECK`` of the largest piece.
     """
     ratio = image / paper
     small = _work_scale(np.clip(ratio * 200.0, 0, 255).astype(np.uint8))
     side = _kernel_side(small)
     median = _full_size(cv2.medianBlur(small, side), image.shape) / 200.0
     level = np.clip(median, 0.7, 1.0)
-    darkness = 1.0 - ratio / level
+    relative = ratio / level
+    darkness = 1.0 - relative
     # Noise from the difference to the 3 x 3 median: ~0 on flat paper and flat ink alike, so
     # dense strokes do not count as noise; its local median over single (not averaged) pixels.
-    relative = ratio / level
     detail = np.abs(relative - cv2.medianBlur(relative.astype(np.float32), 3))
     sampled = cv2.resize(np.clip(detail * 500.0, 0, 255).astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     window = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
