@@ -75,17 +75,19 @@ def save_labeled_grid(path: str | Path, rows: Sequence[Sequence[np.ndarray]], ro
     save_figure(path, fig)
 
 
-def plot_curves(path: str | Path, curves: dict[str, Sequence[float]], xlabel: str = "step", title: str | None = None, log_y: bool = True) -> None:
+def plot_curves(path: str | Path, curves: dict[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]], xlabel: str = "step", title: str | None = None, log_y: bool = True) -> None:
+    """Line plot of named curves into ``path``: each value is the y values (x = 0, 1, ...) or an ``(x, y)`` pair."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, values in curves.items():
-        ax.plot(np.arange(len(values)), values, label=name)
+    pairs = {name: values if isinstance(values, tuple) else (np.arange(len(values)), values) for name, values in curves.items()}
+    for name, (x, y) in pairs.items():
+        ax.plot(x, y, label=name)
     ax.set_xlabel(xlabel)
-    if log_y and all(v > 0 for vals in curves.values() for v in vals):
+    if log_y and all(v > 0 for _, vals in pairs.values() for v in vals):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

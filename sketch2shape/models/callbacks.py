@@ -1,4 +1,4 @@
-"""Lightning callbacks that write pictures of a training run into its run folder."""
+"""Lightning callbacks that keep a training run's history and write pictures into its run folder."""
 
 from __future__ import annotations
 
@@ -11,6 +11,70 @@ import pandas as pd
 import torch
 
 log = logging.getLogger(__name__)
+
+
+EPOCH_METRICS = "epoch_metrics.csv"
+
+
+class EpochHistory(L.Callback):
+    """Every epoch's metrics (``trainer.callback_metrics``: the epoch means of what the module
+    logged, validation included), independent of the loggers.
+
+    The history is part of the checkpoint, so a run resumed from it continues the same history
+    (true epoch numbers, the epochs before the resume included); after every epoch it is written
+    to ``<out_dir>/epoch_metrics.csv`` (one row per epoch: ``epoch``, ``step``, metrics).
+    ``sketch2shape.utils.training.build_trainer`` adds one to every training.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.rows: list[dict] = []
+
+    @property
+    def path(self) -> Path:
+        return self.out_dir / EPOCH_METRICS
+
+    def table(self) -> pd.DataFrame:
+        """The history as a table, one row per epoch."""
+        return pd.DataFrame(self.rows)
+
+    def write(self) -> None:
+        from sketch2shape.utils.io import atomic_path
+
+        if self.rows:
+            with atomic_path(self.path) as tmp:
+                self.table().to_csv(tmp, index=False)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.is_global_zero and self.rows:
+            self.write()  # a resumed run's folder gets the history so far right away
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        row: dict = {"epoch": int(trainer.current_epoch), "step": int(trainer.global_step)}
+        for name, value in trainer.callback_metrics.items():
+            try:
+                row[name] = float(value)
+            except (TypeError, ValueError, RuntimeError):
+                continue
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        if trainer.is_global_zero:
+            self.write()
+
+    def state_dict(self) -> dict:
+        return {"rows": [dict(r) for r in self.rows]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = [dict(r) for r in state_dict.get("rows", [])]
+
+
+def epoch_history(trainer: L.Trainer) -> pd.DataFrame | None:
+    """The :class:`EpochHistory` of a trainer as a table (None if it has none or it is empty)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, EpochHistory) and callback.rows:
+            return callback.table()
+    return None
 
 
 def read_csv_logger_metrics(trainer: L.Trainer) -> pd.DataFrame | None:
@@ -39,10 +103,18 @@ class DeepSDFReport(L.Callback):
         from sketch2shape.mesh.marching_cubes import extract_mesh
         from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid, short_id
 
-        metrics = read_csv_logger_metrics(trainer)
-        if metrics is not None and "train/loss" in metrics:
-            curves = {k: metrics[k].dropna().tolist() for k in ("train/loss", "train/sdf_l1") if k in metrics}
+        written = []
+        history = epoch_history(trainer)
+        if history is not None and "train/loss" in history:
+            curves = {}
+            for name in ("train/loss", "train/sdf_l1"):
+                if name in history:
+                    rows = history.dropna(subset=[name])
+                    curves[name] = (rows["epoch"].tolist(), rows[name].tolist())
             plot_curves(self.out_dir / "loss_curve.png", curves, xlabel="epoch", title="DeepSDF training")
+            written.append(self.out_dir / "loss_curve.png")
+        else:
+            log.warning("no epoch history (no finished epoch?): no loss_curve.png")
         decoder = pl_module.decoder.eval()
         renders, truths, labels = [], [], []
         with torch.no_grad():
@@ -55,7 +127,9 @@ class DeepSDFReport(L.Callback):
                 labels.append(short_id(obj_id))
         if renders:
             save_labeled_grid(self.out_dir / "reconstructions.png", [truths, renders], row_labels=["truth", "DeepSDF"], col_labels=labels)
-        log.info("wrote %s and %s", self.out_dir / "loss_curve.png", self.out_dir / "reconstructions.png")
+            written.append(self.out_dir / "reconstructions.png")
+        if written:
+            log.info("wrote %s", " and ".join(str(p) for p in written))
 
 
 def _load(path):

@@ -19,13 +19,18 @@ def epoch_table(metrics_csv: str | Path) -> pd.DataFrame:
 
 
 def run_epoch_table(run_dir: str | Path, metrics_csv: str | Path | None = None) -> pd.DataFrame | None:
-    """The epoch table of a run's CSV log (``run_dir/csv/metrics.csv`` unless given); None, with a
-    warning, when the run has no CSV log (e.g. ``logger=tensorboard``)."""
-    metrics_csv = Path(metrics_csv) if metrics_csv else Path(run_dir) / "csv" / "metrics.csv"
-    if not metrics_csv.is_file():
-        log.warning("no %s (the CSV logger is off?): skipping the training curve", metrics_csv)
-        return None
-    return epoch_table(metrics_csv)
+    """One row per epoch of a run: ``metrics_csv`` if given, else the run's ``epoch_metrics.csv``
+    (:class:`sketch2shape.models.callbacks.EpochHistory`: whatever the logger, the epochs before a
+    resume included), else its CSV log ``csv/metrics.csv`` (runs older than that callback).
+    None, with a warning, when the run has none of them."""
+    from sketch2shape.models.callbacks import EPOCH_METRICS
+
+    candidates = [Path(metrics_csv)] if metrics_csv else [Path(run_dir) / EPOCH_METRICS, Path(run_dir) / "csv" / "metrics.csv"]
+    for path in candidates:
+        if path.is_file():
+            return epoch_table(path)
+    log.warning("no %s: skipping the training curve", " nor ".join(str(p) for p in candidates))
+    return None
 
 
 def save_training_curve(run_dir: str | Path, metrics_csv: str | Path | None = None) -> Path | None:
