@@ -10,7 +10,7 @@ from sketch2shape.utils.hydra import hydra_entry
 log = logging.getLogger("copy_shapenet")
 
 
-@hydra_entry("copy_shapenet")
+@hydra_entry("copy_shapenet", cpu_only=True)
 def main(cfg) -> None:
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.shapenet import copy_shapenet
