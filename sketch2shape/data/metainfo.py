@@ -6,13 +6,16 @@ README. The label of a train shape is also the row of its latent code in DeepSDF
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sketch2shape.utils.io import atomic_path
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 COLUMNS = ("obj_id", "label", "split")
@@ -100,3 +103,66 @@ def obj_ids_of(metainfo: pd.DataFrame, split: str | None = None) -> list[str]:
         raise MetainfoError(f"split={split!r} is not a split; accepted: {', '.join(SPLITS)}")
     rows = metainfo if split is None else metainfo[metainfo["split"] == split]
     return rows.sort_values("label")["obj_id"].tolist()
+
+
+def failure_files(root: str | Path) -> list[Path]:
+    """A dataset's failure records: ``failures.csv`` and those of sharded runs (``failures.shard<I>of<N>.csv``)."""
+    root = Path(root)
+    return [p for p in [root / "failures.csv", *sorted(root.glob("failures.shard*of*.csv"))] if p.is_file()]
+
+
+def read_failures(root: str | Path) -> dict[str, str]:
+    """``obj_id -> "step: error"`` of every shape a preprocessing (or import) step failed on."""
+    failed: dict[str, str] = {}
+    for path in failure_files(root):
+        try:
+            table = pd.read_csv(path, dtype=str).fillna("")
+        except pd.errors.EmptyDataError:
+            continue
+        for row in table.itertuples(index=False):
+            failed[row.obj_id] = f"{getattr(row, 'step', '?')}: {getattr(row, 'error', '')}"
+    return failed
+
+
+def usable_shapes(
+    layout,
+    obj_ids: Sequence[str],
+    needed: Callable[[object], Sequence[Path]],
+    what: str,
+    skip_missing: bool = False,
+    skip_setting: str | None = "skip_missing=true",
+) -> list[str]:
+    """The ``obj_ids`` a training can use: without the shapes preprocessing failed on and with the
+    files ``needed(layout.shape(obj_id))``.
+
+    Shapes listed in the dataset's failure records are skipped with a warning naming each (and its
+    failed step). A shape whose ``needed`` files are missing although no failure is recorded was
+    not preprocessed yet: an error naming it and saying what to run (and ``skip_setting``, the
+    setting that sets ``skip_missing``), or, with ``skip_missing``, a warning and the shape is
+    skipped. An error too if no shape is left.
+    """
+    failed = read_failures(layout.root)
+    skipped = [o for o in obj_ids if o in failed]
+    if skipped:
+        log.warning(
+            "skipping %d shape(s) that preprocessing failed on (%s): %s", len(skipped), layout.root / "failures.csv",
+            "; ".join(f"{o} ({failed[o]})" for o in skipped[:20]) + (" ..." if len(skipped) > 20 else ""),
+        )
+    rest = [o for o in obj_ids if o not in failed]
+    missing = [o for o in rest if not all(Path(p).is_file() for p in needed(layout.shape(o)))]
+    if missing:
+        names = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        text = f"{len(missing)} shape(s) of {layout.root} have no {what} and no recorded failure: {names}"
+        if not skip_missing:
+            hint = f", or set {skip_setting} to go on without them" if skip_setting else ""
+            raise FileNotFoundError(
+                f"{text}. Run `python scripts/preprocess_data.py data={layout.name}` (it resumes where it stopped){hint}"
+            )
+        log.warning("%s; skipped (%s)", text, skip_setting)
+    usable = [o for o in rest if o not in missing]
+    if not usable:
+        raise ValueError(
+            f"none of the {len(obj_ids)} shapes of {layout.root} is usable ({len(skipped)} failed in preprocessing, "
+            f"{len(missing)} without {what}): run `python scripts/preprocess_data.py data={layout.name}` and see failures.csv"
+        )
+    return usable

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
+from sketch2shape.data.metainfo import obj_ids_of, read_metainfo, usable_shapes
 
 
 def load_sdf_samples(layout: DatasetLayout, obj_id: str) -> torch.Tensor:
@@ -63,18 +63,30 @@ class SDFSamples(Dataset):
 
 
 class SDFDataModule(L.LightningDataModule):
-    """Training shapes of a dataset (labels = rows of the latent table)."""
+    """Training shapes of a dataset (labels = rows of the latent table, in ``train_ids`` order).
 
-    def __init__(self, data_dir: str | Path, shapes_per_batch: int = 8, points_per_shape: int = 1024, repeats: int = 8, num_workers: int = 0) -> None:
+    Train shapes that preprocessing failed on (``failures.csv``) are left out with a warning
+    naming them; train shapes without ``sdf_samples.npy`` and no recorded failure stop the run
+    with a message saying what to run, unless ``skip_missing`` (then they are left out too).
+    See :func:`sketch2shape.data.metainfo.usable_shapes`.
+    """
+
+    def __init__(
+        self, data_dir: str | Path, shapes_per_batch: int = 8, points_per_shape: int = 1024, repeats: int = 8,
+        num_workers: int = 0, skip_missing: bool = False,
+    ) -> None:
         super().__init__()
         self.repeats = repeats
         self.layout = DatasetLayout(Path(data_dir))
         self.shapes_per_batch = shapes_per_batch
         self.points_per_shape = points_per_shape
         self.num_workers = num_workers
-        self.train_ids: list[str] = obj_ids_of(read_metainfo(self.layout.metainfo), "train")
-        if not self.train_ids:
+        all_train = obj_ids_of(read_metainfo(self.layout.metainfo), "train")
+        if not all_train:
             raise ValueError(f"{self.layout.metainfo} has no train shapes")
+        self.train_ids: list[str] = usable_shapes(
+            self.layout, all_train, lambda files: [files.sdf_samples], "sdf_samples.npy", skip_missing=bool(skip_missing)
+        )
         self._dataset: SDFSamples | None = None
 
     @property

@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
+from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo, usable_shapes
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ def load_split_views(
     obj_ids = [obj_id for split in splits for obj_id in obj_ids_of(metainfo, split)]
     if not obj_ids:
         raise ValueError(f"{layout.metainfo} has no shapes in split(s) {list(splits)}")
+    # shapes preprocessing failed on are left out with a warning; unprocessed ones are an error
+    obj_ids = usable_shapes(layout, obj_ids, lambda f: [f.normal_map(0), f.sketch(0)], "normal maps and sketches", skip_setting=None)
     return ShapeViews(layout, obj_ids, [label_of[o] for o in obj_ids], resolution, cache)
 
 
@@ -188,6 +190,22 @@ class LoaderSettings:
         return cls(**node)
 
 
+def fit_batch_to_data(settings: LoaderSettings, train_shapes: int, views: int, name: str = "the dataset") -> LoaderSettings:
+    """``settings`` with ``shapes_per_batch`` / ``views_per_shape`` lowered to what the data has
+    (a small dataset then trains with the defaults), each change logged."""
+    from dataclasses import replace
+
+    if settings.shapes_per_batch > train_shapes:
+        log.warning("loader.shapes_per_batch=%d but %s has %d train shapes: using shapes_per_batch=%d",
+                    settings.shapes_per_batch, name, train_shapes, train_shapes)
+        settings = replace(settings, shapes_per_batch=train_shapes)
+    if settings.views_per_shape > views:
+        log.warning("loader.views_per_shape=%d but the shapes of %s have %d views: using views_per_shape=%d",
+                    settings.views_per_shape, name, views, views)
+        settings = replace(settings, views_per_shape=views)
+    return settings
+
+
 class SiameseDataModule(L.LightningDataModule):
     """Train pairs of the train split; validation retrieval (query sketches vs gallery normal maps).
 
@@ -206,16 +224,7 @@ class SiameseDataModule(L.LightningDataModule):
         s = self.settings
         if stage in (None, "fit") and self.train_views is None:
             self.train_views = load_split_views(self.layout, ["train"], s.load_resolution, s.cache)
-            needed = s.shapes_per_batch
-            if len(self.train_views) < needed:
-                raise ValueError(
-                    f"loader.shapes_per_batch={needed} but {self.layout.metainfo} has only {len(self.train_views)} "
-                    "train shapes: lower loader.shapes_per_batch"
-                )
-            if s.views_per_shape > self.train_views.num_views:
-                raise ValueError(
-                    f"loader.views_per_shape={s.views_per_shape} but shapes have {self.train_views.num_views} views"
-                )
+            self.settings = s = fit_batch_to_data(s, len(self.train_views), self.train_views.num_views, self.layout.name)
         if stage in (None, "fit", "validate", "test", "predict") and self.query_views is None:
             self.query_views = load_split_views(self.layout, [s.query_split], s.load_resolution, s.cache)
             self.gallery_views = load_split_views(self.layout, list(s.gallery_splits), s.load_resolution, s.cache)

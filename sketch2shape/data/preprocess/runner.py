@@ -175,6 +175,26 @@ def write_failures(path: Path, results: Iterable[ShapeResult]) -> pd.DataFrame:
     return table
 
 
+def record_failures(root: Path, path: Path, results: Sequence[ShapeResult]) -> None:
+    """Write this run's verdicts: its failures into ``path`` (:func:`write_failures`), and the shapes
+    it processed dropped from the dataset's other failure files (an earlier sharded or whole-dataset
+    run's), so each shape is listed at most once, by the run that processed it last. Done under a
+    short per-dataset lock, as shards of one dataset run at the same time."""
+    from sketch2shape.data.metainfo import failure_files
+    from sketch2shape.data.preprocess.lock import exclusive_section
+
+    processed = {r.obj_id for r in results}
+    with exclusive_section(root, ".failures.lock"):
+        write_failures(path, results)
+        for other in failure_files(root):
+            if other == path or not processed:
+                continue
+            table = pd.read_csv(other, dtype=str)
+            if table["obj_id"].isin(processed).any():
+                with atomic_path(other) as tmp:
+                    table[~table["obj_id"].isin(processed)].to_csv(tmp, index=False)
+
+
 def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 1, shard: str | None = None) -> list[ShapeResult]:
     """Preprocess ``obj_ids`` (or the given shard of them) with ``workers`` processes.
 
@@ -227,5 +247,5 @@ def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 
         else:
             index, count = str(shard).split("/")
             failures_path = layout.root / f"failures.shard{index}of{count}.csv"
-        write_failures(failures_path, [results[i] for i in ids if i in results])
+        record_failures(layout.root, failures_path, [results[i] for i in ids if i in results])
     return [results[i] for i in ids]
