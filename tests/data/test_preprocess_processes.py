@@ -24,10 +24,11 @@ FAST = [a for a in TINY if a != "workers=1"]
 
 
 def start(root: Path, *args: str) -> subprocess.Popen:
-    """preprocess_data in the background; its stdout + stderr go to a file, see :func:`output`."""
+    """preprocess_data in the background, in its own process group (as a terminal runs it);
+    its stdout + stderr go to a file, see :func:`output`."""
     command = [sys.executable, "scripts/preprocess_data.py", *args, f"paths.root_dir={root}"]
     log = open(root / f"preprocess_{time.monotonic_ns()}.out", "w+")
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     proc.log = log
     return proc
 
@@ -84,8 +85,9 @@ def wait_for(predicate, timeout: float, step: float = 0.1):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, "ctrl-c"])
 def test_killing_preprocess_leaves_no_worker_behind(tmp_path, signum):
+    """kill -9 / kill (SIGTERM) of the main process, or Ctrl-C (SIGINT to the whole process group)."""
     proc = start(tmp_path, *SLOW, "workers=2")
     try:
         workers = wait_for(lambda: len(children(proc.pid)) >= 2 and children(proc.pid), timeout=120)
@@ -93,20 +95,25 @@ def test_killing_preprocess_leaves_no_worker_behind(tmp_path, signum):
         time.sleep(1.0)  # the workers are in the middle of a shape
         assert proc.poll() is None
         killed_at = time.monotonic()
-        os.kill(proc.pid, signum)
+        if signum == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signum)
         workers_gone = wait_for(lambda: all(proc_stat(pid) is None for pid in workers), timeout=5.0, step=0.02)
         worker_seconds = time.monotonic() - killed_at
         proc.wait(timeout=30)
         parent_seconds = time.monotonic() - killed_at
         none_left = wait_for(lambda: not processes_mentioning(str(tmp_path)), timeout=5.0)
-        print(f"{signal.Signals(signum).name}: workers {workers} gone {worker_seconds:.2f} s, "
+        name = signum if signum == "ctrl-c" else signal.Signals(signum).name
+        print(f"{name}: workers {workers} gone {worker_seconds:.2f} s, "
               f"parent {parent_seconds:.2f} s after the kill")
         assert workers_gone, f"workers left: {[pid for pid in workers if proc_stat(pid)]}"
         assert none_left, f"processes left: {processes_mentioning(str(tmp_path))}"
-        if signum == signal.SIGTERM:
+        if signum != signal.SIGKILL:
             text = output(proc)
-            assert proc.returncode == 128 + signal.SIGTERM, text[-2000:]
-            assert "interrupted (stopped by SIGTERM)" in text and "rerun the same command to resume" in text
+            code, reason = (130, "Ctrl-C") if signum == "ctrl-c" else (143, "stopped by SIGTERM")
+            assert proc.returncode == code, text[-2000:]
+            assert f"interrupted ({reason})" in text and "rerun the same command to resume" in text
             assert "Traceback" not in text and "Error" not in text
     finally:
         if proc.poll() is None:

@@ -236,7 +236,7 @@ def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 
     except BaseException as err:
         if isinstance(err, KeyboardInterrupt):
             log.warning("preprocessing interrupted (%s): %d of %d shapes finished; rerun the same command to resume",
-                        err or "Ctrl-C", len(results), len(ids))
+                        str(err) or "Ctrl-C", len(results), len(ids))
         raise
     finally:
         if pool is not None:
