@@ -57,7 +57,9 @@ def register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("unique_dir"):
-        OmegaConf.register_new_resolver("unique_dir", unique_dir)
+        # use_cache: the answer is stored in the config, and Hydra copies that cache into the
+        # configs of multirun jobs (as for ${now:}), so jobs in other processes (SLURM) agree.
+        OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
 
 
 register_resolvers()

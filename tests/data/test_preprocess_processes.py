@@ -227,3 +227,11 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
 
     raw = OmegaConf.to_container(cfg.hydra, resolve=False)
     assert raw["run"]["dir"].startswith("${unique_dir:") and raw["sweep"]["dir"].startswith("${unique_dir:")
+    # a multirun job in another process (SLURM) gets the launcher's config with its resolver cache
+    # (Hydra copies it, as for ${now:}): it must find the same sweep folder, not claim a new one
+    cfg.paths.log_dir = str(tmp_path / "logs")
+    sweep_dir = cfg.hydra.sweep.dir
+    job_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    OmegaConf.copy_cache(from_config=cfg, to_config=job_cfg)
+    monkeypatch.setattr(hydra_utils, "_claimed_dirs", {})
+    assert job_cfg.hydra.sweep.dir == sweep_dir and Path(sweep_dir).is_dir()
