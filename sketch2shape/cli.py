@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -38,20 +39,20 @@ def stage_overrides(stage: str, settings: Sequence[str]) -> list[str]:
     return out
 
 
-def run_stage(stage: Stage, run_dir: Path, common: Sequence[str]) -> float:
+def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "demo") -> float:
     """Run a stage unless it finished before; returns the seconds it took (0 if reused)."""
     from sketch2shape.utils.io import write_text
 
     marker = stage.done_marker(run_dir)
     if marker.is_file():
-        print(f"[demo] {stage.name}: done before, reusing {marker.parent}")
+        print(f"[{tag}] {stage.name}: done before, reusing {marker.parent}")
         return 0.0
     command = [sys.executable, str(REPO_ROOT / "scripts" / stage.script), *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
-    print(f"[demo] {stage.name}: {' '.join(command[1:])}", flush=True)
+    print(f"[{tag}] {stage.name}: {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
     result = subprocess.run(command, cwd=Path.cwd())
     if result.returncode != 0:
-        raise SystemExit(f"[demo] stage {stage.name} failed (exit {result.returncode}); its log is in {run_dir / stage.name}")
+        raise SystemExit(f"[{tag}] stage {stage.name} failed (exit {result.returncode}); its log is in {run_dir / stage.name}")
     seconds = time.perf_counter() - start
     write_text(marker, f"{seconds:.1f}\n")
     return seconds
@@ -90,8 +91,157 @@ def demo(args: argparse.Namespace) -> None:
 DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
 
 
+def release_stages(run_dir: Path, data: str) -> list[Stage]:
+    """The release training: data, DeepSDF, sketch pairs, sketch encoder (conf/experiment/*/release.yaml)."""
+    deepsdf = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
+    pairs = run_dir / "sketch_pairs"
+    return [
+        Stage("preprocess_data", "preprocess_data.py", [f"data={data}", "workers=2"]),
+        Stage("train_deepsdf", "train_deepsdf.py", ["+experiment/train_deepsdf=release", f"data={data}"]),
+        Stage("make_sketch_pairs", "make_sketch_pairs.py", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"]),
+        Stage("train_sketch_encoder", "train_sketch_encoder.py", ["+experiment/train_sketch_encoder=release", f"data={data}",
+                                                                  f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"]),
+    ]
+
+
+def train_release(args: argparse.Namespace) -> None:
+    """Train the release models on the built-in data and export them with a model card."""
+    import platform
+
+    from sketch2shape.models.checkpoints import PRETRAINED_DIR, export_release
+
+    log_dir = Path(args.log_dir)
+    run_dir = log_dir / "release" / args.data
+    common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
+    stages = release_stages(run_dir, args.data)
+    timings = {}
+    for stage in stages:
+        timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release")
+    out = Path(args.out) if args.out else PRETRAINED_DIR
+    command = "sketch2shape train-release " + " ".join(sys.argv[2:])
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
+    paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",
+                           out, command=command.strip(), timings=timings, machine=machine, data=args.data)
+    print(f"[release] exported {', '.join(str(p) for p in paths)}")
+
+
+GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (conf/data/base.yaml)
+
+
+def parse_view(value: str | None):
+    """``--view``: None (estimate it), a preprocessing view index ``0..23`` (azimuth ``30 * (i % 12)``,
+    elevation 15 for ``i < 12`` else 35) or ``AZIMUTH,ELEVATION`` in degrees -> a Camera or None."""
+    from sketch2shape.render.camera import Camera
+
+    if value is None or str(value).lower() in ("", "auto", "estimate"):
+        return None
+    text = str(value)
+    try:
+        if "," in text:
+            azimuth, elevation = (float(v) for v in text.split(","))
+            return Camera(azimuth_deg=azimuth, elevation_deg=elevation)
+        index = int(text)
+    except ValueError:
+        raise SystemExit(f"error: --view {value!r}: expected a view index 0..{GRID_VIEWS - 1}, AZIMUTH,ELEVATION in degrees, or auto") from None
+    if not 0 <= index < GRID_VIEWS:
+        raise SystemExit(f"error: --view {index}: the preprocessing views are 0..{GRID_VIEWS - 1} (or give AZIMUTH,ELEVATION)")
+    return Camera(azimuth_deg=30.0 * (index % 12), elevation_deg=15.0 if index < 12 else 35.0)
+
+
 def reconstruct(args: argparse.Namespace) -> None:
-    """A mesh and a turntable preview from a user's sketch file."""
+    """A mesh and a preview from a user's sketch: the encoder's shape at once, then a refinement
+    that is kept only if it matches the sketch better (:mod:`sketch2shape.optimize.sketch_to_shape`).
+    Exit status 0: written and matching; 3: written, but it matches the sketch badly."""
+    import logging
+
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
+    from sketch2shape.models.checkpoints import PRETRAINED, CheckpointError, pretrained_available
+    from sketch2shape.utils.device import resolve_device
+
+    logging.basicConfig(level=logging.WARNING, format="[reconstruct] %(message)s")
+    if args.siamese_ckpt and not args.encoder_ckpt:
+        return reconstruct_from_mean(args)
+    if args.encoder_ckpt is None and args.deepsdf_ckpt is None and not pretrained_available():
+        raise SystemExit(
+            "error: this installation has no pretrained models (sketch2shape/pretrained/); train them with "
+            "`sketch2shape train-release`, or pass --deepsdf-ckpt and --encoder-ckpt"
+        )
+    if (args.encoder_ckpt is None) != (args.deepsdf_ckpt is None):
+        raise SystemExit("error: pass --deepsdf-ckpt and --encoder-ckpt together (the encoder predicts codes of that DeepSDF), or neither for the pretrained models")
+    deepsdf_path = args.deepsdf_ckpt or PRETRAINED["deepsdf"]
+    encoder_path = args.encoder_ckpt or PRETRAINED["sketch_encoder"]
+    camera = parse_view(args.view)
+    try:
+        device = resolve_device(args.device)
+        gray = read_sketch_file(args.sketch)
+        sketch = normalize_sketch(gray, Framing(), name=str(args.sketch))
+    except (SketchInputError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    import time
+
+    import torch
+
+    from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    start = time.perf_counter()
+    steps = 30 if args.steps is None else args.steps
+    refine = RefineSettings(steps=steps, silhouette_weight=1.0 if args.silhouette_weight is None else args.silhouette_weight)
+    try:
+        from sketch2shape.optimize.reconstruct import MeshSettings
+
+        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, refine=refine, mesh=MeshSettings(resolution=args.resolution), min_iou=args.min_iou)
+    except (FileNotFoundError, CheckpointError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    out = Path(args.out)
+
+    def first_written(result) -> None:
+        write_mesh_or_exit(out, result.first.mesh)
+        print(f"[reconstruct] first shape (encoder): {out}  {time.perf_counter() - start:.1f} s after start", flush=True)
+
+    result = method(sketch, camera=camera, refine=not args.no_refine and steps > 0, on_first=first_written)
+    if result.chosen == "refined":
+        write_mesh_or_exit(out, result.best.mesh)
+    preview = out.with_name(out.stem + "_preview.png")
+    save_reconstruction_preview(preview, sketch, result)
+    print(f"[reconstruct] {result.describe()}")
+    print(f"[reconstruct] mesh: {out}  preview: {preview}  ({time.perf_counter() - start:.1f} s)")
+    if result.poor_match:
+        print(f"[reconstruct] warning: the shape matches the sketch badly (silhouette IoU {result.best.iou:.2f} < {result.min_iou}); "
+              "try --view AZIMUTH,ELEVATION, a cleaner drawing, or a model trained on such shapes", file=sys.stderr)
+        raise SystemExit(3)
+
+
+def write_mesh_or_exit(path: Path, mesh) -> None:
+    from sketch2shape.utils.io import save_mesh
+
+    if len(mesh.faces) == 0:
+        raise SystemExit(f"error: the shape for this sketch has no surface; nothing written to {path}")
+    save_mesh(path, mesh)
+
+
+def save_reconstruction_preview(path: Path, sketch, result) -> None:
+    """``*_preview.png``: the sketch the model received, then the first and the refined shape from
+    the chosen view and a few turntable views."""
+    import numpy as np
+    from PIL import Image
+
+    from sketch2shape.render.camera import Camera
+    from sketch2shape.utils.io import save_image
+    from sketch2shape.viz import image_grid, render_mesh
+
+    size = 192
+    cameras = [result.camera.with_resolution(size)] + [Camera(azimuth_deg=a, elevation_deg=20.0, resolution=size) for a in (0, 90, 180)]
+    received = np.repeat(np.asarray(Image.fromarray(sketch).resize((size, size)))[..., None], 3, 2)
+    rows = [[received, *[render_mesh(result.first.mesh, c) for c in cameras]]]
+    if result.refined is not None and len(result.refined.mesh.faces):
+        rows.append([np.full((size, size, 3), 255, np.uint8), *[render_mesh(result.refined.mesh, c) for c in cameras]])
+    save_image(path, image_grid(rows))
+
+
+def reconstruct_from_mean(args: argparse.Namespace) -> None:
+    """The demo's way (no sketch encoder): optimize from the mean code with the Siamese distance and
+    the silhouette term, from a dataset view (``--view``, default 13)."""
     import json
 
     import numpy as np
@@ -106,18 +256,20 @@ def reconstruct(args: argparse.Namespace) -> None:
     from sketch2shape.render.camera import Camera, cameras_from_json
     from sketch2shape.render.sphere_tracing import TracingSettings
     from sketch2shape.utils.device import resolve_device
-    from sketch2shape.utils.io import save_image, save_mesh
+    from sketch2shape.utils.io import save_image
     from sketch2shape.viz import image_grid, render_mesh
 
-    for flag, path in (("--deepsdf-ckpt", args.deepsdf_ckpt), ("--siamese-ckpt", args.siamese_ckpt)):
+    deepsdf_ckpt = args.deepsdf_ckpt or str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt")
+    for flag, path in (("--deepsdf-ckpt", deepsdf_ckpt), ("--siamese-ckpt", args.siamese_ckpt)):
         if not Path(path).is_file():
-            raise SystemExit(f"{flag} {path} does not exist: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
+            raise SystemExit(f"error: {flag} {path} does not exist: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
     try:
+        device = resolve_device(args.device)
         gray = read_sketch_file(args.sketch)
-    except SketchInputError as err:
+    except (SketchInputError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    device = resolve_device(args.device)
-    model = load_deepsdf(args.deepsdf_ckpt, device)
+    view = 13 if args.view is None else args.view
+    model = load_deepsdf(deepsdf_ckpt, device)
     siamese = load_siamese(args.siamese_ckpt, device)
     layout = DatasetLayout(Path(args.data_dir) / (model.hparams.get("data_name") or "procedural_chair_16"))
     cameras = cameras_from_json(json.loads(layout.cameras.read_text())) if layout.cameras.is_file() else None
@@ -125,23 +277,27 @@ def reconstruct(args: argparse.Namespace) -> None:
         camera, framing, index = Camera(azimuth_deg=30.0, elevation_deg=35.0), Framing(), None
         print(f"[reconstruct] {layout.root} not found: default camera and framing, start from the mean code")
     else:
-        if not 0 <= args.view < len(cameras):
-            raise SystemExit(f"--view {args.view}: the dataset has views 0..{len(cameras) - 1}")
-        camera = cameras[args.view]
+        try:
+            view = int(view)
+        except ValueError:
+            raise SystemExit(f"error: --view {view!r}: without a sketch encoder the view is a dataset view index 0..{len(cameras) - 1}") from None
+        if not 0 <= view < len(cameras):
+            raise SystemExit(f"error: --view {view}: the dataset has views 0..{len(cameras) - 1}")
+        camera = cameras[view]
         train = model.train_obj_ids
-        framing = dataset_framing(layout, train, args.view)
+        framing = dataset_framing(layout, train, view)
         index = RetrievalIndex(siamese, layout, train, len(cameras), device) if args.init == "retrieval" else None
     try:
         sketch = normalize_sketch(gray, framing, name=str(args.sketch))
     except SketchInputError as err:
         raise SystemExit(f"error: {err}") from None
-    optim = LatentOptimSettings(steps=args.steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(args.steps * 0.7)), prior_weight=1e-3, keep_best=True)
-    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index, silhouette_weight=args.silhouette_weight)
+    steps = args.steps if args.steps is not None else 100
+    optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3, keep_best=True)
+    weight = 3.0 if args.silhouette_weight is None else args.silhouette_weight
+    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index, silhouette_weight=weight)
     mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution))
-    if len(mesh.faces) == 0:
-        raise SystemExit("the optimized shape has no surface; try another view (--view) or fewer --steps")
     out = Path(args.out)
-    save_mesh(out, mesh)
+    write_mesh_or_exit(out, mesh)
     turntable = [render_mesh(mesh, Camera(azimuth_deg=a, elevation_deg=20.0, resolution=192)) for a in range(0, 360, 45)]
     preview = out.with_name(out.stem + "_preview.png")
     save_image(preview, image_grid([[np.repeat(np.asarray(Image.fromarray(sketch).resize((192, 192)))[..., None], 3, 2), *turntable[:4]], [np.full((192, 192, 3), 255, np.uint8), *turntable[4:]]]))
@@ -171,19 +327,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); the demo writes to <log-dir>/demo/<data>")
     p.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage (repeatable)")
     p.set_defaults(func=demo)
-    r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG, dark strokes on light paper)")
+    r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG/...; the pretrained models by default)")
     r.add_argument("sketch", help="the sketch image")
     r.add_argument("--out", default="shape.obj", help="mesh file to write (.obj, .ply, .glb); a _preview.png is written next to it")
-    r.add_argument("--view", type=int, default=13, help="dataset view the sketch is drawn from (13: from the front-left, slightly above)")
-    r.add_argument("--deepsdf-ckpt", default=str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt"))
-    r.add_argument("--siamese-ckpt", default=str(DEMO_RUN / "train_siamese" / "checkpoints" / "last.ckpt"))
-    r.add_argument("--data-dir", default="data", help="paths.data_dir holding the dataset the checkpoints were trained on")
-    r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="start code: the mean code (default, measured best with the silhouette term) or retrieval")
-    r.add_argument("--steps", type=int, default=100)
-    r.add_argument("--silhouette-weight", type=float, default=3.0, help="weight of the silhouette term (the sketch's outline) next to the Siamese distance; 0: distance only")
+    r.add_argument("--view", default=None, help="where the sketch is drawn from: auto (default: estimated), a preprocessing view 0..23, or AZIMUTH,ELEVATION in degrees")
+    r.add_argument("--deepsdf-ckpt", default=None, help="your DeepSDF (a train_deepsdf checkpoint or release file; default: the pretrained one)")
+    r.add_argument("--encoder-ckpt", default=None, help="your sketch encoder for that DeepSDF (train_sketch_encoder; default: the pretrained one)")
+    r.add_argument("--siamese-ckpt", default=None, help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
+    r.add_argument("--data-dir", default="data", help="with --siamese-ckpt: paths.data_dir holding the dataset the checkpoints were trained on")
+    r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="with --siamese-ckpt: the start code")
+    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default 30; 0: encoder only; with --siamese-ckpt: optimization steps, default 100)")
+    r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
+    r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default 1; with --siamese-ckpt 3)")
+    r.add_argument("--min-iou", type=float, default=0.5, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3)")
     r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")
+    r.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     r.add_argument("--device", default="auto")
     r.set_defaults(func=reconstruct)
+    t = sub.add_parser("train-release", help="train the release models (DeepSDF + sketch encoder) on the built-in chairs and export them (about 2.5 h on 2 CPU cores)")
+    t.add_argument("--data", default="procedural_chair_1024", help="data config (default: procedural_chair_1024)")
+    t.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
+    t.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); runs go to <log-dir>/release/<data>")
+    t.add_argument("--out", default=None, help="where to export the model files and model card (default: the package's sketch2shape/pretrained/)")
+    t.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage, e.g. train_deepsdf:trainer.accelerator=gpu")
+    t.set_defaults(func=train_release)
     a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; conf/app.yaml)")
     a.add_argument("--host", help="address to listen on (default from conf/app.yaml: 127.0.0.1, this machine only)")
     a.add_argument("--port", type=int, help="port (default from conf/app.yaml: 7860)")

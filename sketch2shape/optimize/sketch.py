@@ -63,37 +63,66 @@ class SketchView:
     view_index: int  # in the dataset's cameras.json
     camera: Camera  # at the rendering resolution
     sketch: torch.Tensor  # (H, W) the input sketch in [0, 1]
-    embedding: torch.Tensor  # (D,) Siamese embedding of the sketch
+    embedding: torch.Tensor | None  # (D,) Siamese embedding of the sketch (None: no distance term)
     region: torch.Tensor  # (R, R) area enclosed by the strokes
 
 
 class SketchObjective:
-    """Siamese distance between the sketch(es) and renderings from their cameras (+ silhouette)."""
+    """The loss of a latent code against sketch(es) seen from known cameras.
 
-    def __init__(self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0, distance_weight: float = 1.0) -> None:
+    Terms (each reported by name; ``loss`` is their weighted sum):
+
+    * ``distance``: the Siamese distance between the sketch's embedding and the rendered normal
+      map's (the original method; needs ``siamese`` and the views' ``embedding``; off when
+      ``distance_weight`` is 0);
+    * ``silhouette``: binary cross-entropy between the rendered soft silhouette and the area the
+      sketch's strokes enclose (``view.region``). It counts missing shape and extra shape alike,
+      so removing the shape can never lower it;
+    * ``anchor``: ``||z - anchor||^2 / scale^2`` (mean over dimensions), which keeps the code near a
+      start it must not drift from (the encoder's code), off unless ``anchor`` is given.
+
+    ``latent``: ``(D,)``. Views' cameras set the rendering resolution. Raises ``ValueError`` when
+    every weight is zero or the distance term is asked for without a Siamese network.
+    """
+
+    def __init__(
+        self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0,
+        distance_weight: float = 1.0, anchor: torch.Tensor | None = None, anchor_weight: float = 0.0, anchor_scale: float = 1.0,
+    ) -> None:
         if distance_weight <= 0 and silhouette_weight <= 0:
             raise ValueError(f"distance_weight={distance_weight} and silhouette_weight={silhouette_weight}: at least one must be positive")
+        if distance_weight > 0 and (siamese is None or any(v.embedding is None for v in views)):
+            raise ValueError(f"distance_weight={distance_weight} needs a Siamese network and the sketches' embeddings; pass one or set distance_weight=0")
         self.decoder = decoder
         self.siamese = siamese
         self.views = list(views)
         self.tracing = tracing
         self.silhouette_weight = silhouette_weight
         self.distance_weight = distance_weight
+        self.anchor = None if anchor is None else anchor.detach()
+        self.anchor_weight = float(anchor_weight) if anchor is not None else 0.0
+        self.anchor_scale = float(anchor_scale)
 
     def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         distances, silhouettes = [], []
         for view in self.views:
             rendering = render(lambda p: self.decoder(latent, p), view.camera, self.tracing, device=latent.device)
-            embedding = self.siamese.embed_normal(soft_normal_image(rendering)[None])[0]
-            distances.append(self.siamese.distance(view.embedding, embedding))
+            if self.distance_weight > 0:
+                embedding = self.siamese.embed_normal(soft_normal_image(rendering)[None])[0]
+                distances.append(self.siamese.distance(view.embedding, embedding))
             if self.silhouette_weight > 0:
                 silhouettes.append(F.binary_cross_entropy(rendering.silhouette.clamp(1e-6, 1 - 1e-6), view.region))
-        distance = torch.stack(distances).mean()
-        terms = {"distance": distance}
-        loss = self.distance_weight * distance
+        terms: dict[str, torch.Tensor] = {}
+        loss = latent.new_zeros(())
+        if distances:
+            terms["distance"] = torch.stack(distances).mean()
+            loss = loss + self.distance_weight * terms["distance"]
         if silhouettes:
             terms["silhouette"] = torch.stack(silhouettes).mean()
             loss = loss + self.silhouette_weight * terms["silhouette"]
+        if self.anchor_weight > 0:
+            terms["anchor"] = (latent - self.anchor.to(latent)).pow(2).mean() / self.anchor_scale**2
+            loss = loss + self.anchor_weight * terms["anchor"]
         terms["loss"] = loss
         return terms
 

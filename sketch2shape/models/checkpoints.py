@@ -1,0 +1,191 @@
+"""Model files: the slim release format, the pretrained models shipped in the package, and one
+safe loader for every checkpoint a user passes (Lightning run checkpoints or release files).
+
+Release files (``sketch2shape/pretrained/*.pt``, written by :func:`export_deepsdf` /
+:func:`export_sketch_encoder`) are plain dictionaries of tensors, numbers and strings, loaded with
+``torch.load(weights_only=True)`` (no code runs while loading)::
+
+    {"format": "sketch2shape.deepsdf", "version": 1, "hparams": {...}, "state_dict": {...}}
+    {"format": "sketch2shape.sketch_encoder", "version": 1, "net_args": {...}, "state_dict": {...}}
+
+A Lightning checkpoint of ``train_deepsdf`` / ``train_sketch_encoder`` loads through the same
+functions, so a model trained on ShapeNet plugs in wherever the shipped one does. A file that is
+neither raises :class:`CheckpointError` naming the file and the kind that was expected (and never
+suggests unsafe loading).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sketch2shape.models.deepsdf_module import DeepSDF
+from sketch2shape.models.sketch_encoder import SketchEncoderNet
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+"""Where the shipped release models live (inside the installed package)."""
+PRETRAINED = {"deepsdf": PRETRAINED_DIR / "deepsdf.pt", "sketch_encoder": PRETRAINED_DIR / "sketch_encoder.pt"}
+KINDS = {"deepsdf": "a DeepSDF model (train_deepsdf)", "sketch_encoder": "a sketch encoder (train_sketch_encoder)"}
+
+
+class CheckpointError(ValueError):
+    """A file that is not a sketch2shape checkpoint of the expected kind (the message names it)."""
+
+
+def _read(path: str | Path, kind: str) -> dict[str, Any]:
+    path = Path(str(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} checkpoint {path} does not exist")
+    what = KINDS[kind]
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it is not a PyTorch checkpoint file at all")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it cannot be read as a PyTorch checkpoint ({type(err).__name__})") from None
+    except Exception as err:  # pickle.UnpicklingError: objects a weights-only load refuses
+        raise CheckpointError(
+            f"{path} is not a sketch2shape checkpoint of {what}: it holds objects other than tensors and settings "
+            f"({type(err).__name__}), which sketch2shape does not load"
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it holds a {type(data).__name__}, not a checkpoint dictionary")
+    return data
+
+
+def _kind_error(path: Path, kind: str, data: dict) -> CheckpointError:
+    found = data.get("format") or ("a Lightning checkpoint of another model" if "state_dict" in data else "no model")
+    return CheckpointError(f"{path} is not a sketch2shape checkpoint of {KINDS[kind]} (it holds {found})")
+
+
+def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> DeepSDF:
+    """A trained :class:`DeepSDF` (eval mode, frozen) from a release file or a ``train_deepsdf``
+    Lightning checkpoint. Raises ``FileNotFoundError`` or :class:`CheckpointError`."""
+    path = Path(str(path))
+    data = _read(path, "deepsdf")
+    if data.get("format") == "sketch2shape.deepsdf":
+        hparams, state = dict(data["hparams"]), data["state_dict"]
+    elif "state_dict" in data and "latents.weight" in data["state_dict"] and "hyper_parameters" in data:
+        hparams, state = dict(data["hyper_parameters"]), data["state_dict"]
+    else:
+        raise _kind_error(path, "deepsdf", data)
+    model = DeepSDF(**hparams)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: its weights do not match its own settings ({str(err).splitlines()[0]})") from None
+    return model.eval().requires_grad_(False).to(torch.device(device))
+
+
+def load_sketch_encoder_file(path: str | Path, device: str | torch.device = "cpu") -> SketchEncoderNet:
+    """A trained :class:`SketchEncoderNet` (eval mode, frozen) from a release file or a
+    ``train_sketch_encoder`` Lightning checkpoint. Raises ``FileNotFoundError`` or
+    :class:`CheckpointError`."""
+    path = Path(str(path))
+    data = _read(path, "sketch_encoder")
+    if data.get("format") == "sketch2shape.sketch_encoder":
+        net = SketchEncoderNet(**dict(data["net_args"]))
+        state = data["state_dict"]
+    elif "state_dict" in data and "hyper_parameters" in data and "net.codes" in data["state_dict"]:
+        hp = data["hyper_parameters"]
+        deepsdf = dict(hp["deepsdf"])
+        net = SketchEncoderNet(latent_dim=deepsdf["latent_dim"], num_codes=deepsdf["num_codes"], deepsdf=deepsdf, **dict(hp.get("net") or {}))
+        state = {k[len("net."):]: v for k, v in data["state_dict"].items() if k.startswith("net.")}
+    else:
+        raise _kind_error(path, "sketch_encoder", data)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: its weights do not match its own settings ({str(err).splitlines()[0]})") from None
+    return net.eval().requires_grad_(False).to(torch.device(device))
+
+
+def export_deepsdf(model: DeepSDF, path: str | Path) -> Path:
+    """Write the slim release file of a DeepSDF (weights, codes, settings; no optimizer state)."""
+    from sketch2shape.utils.io import atomic_path
+
+    hparams = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
+    hparams["train_obj_ids"] = [str(i) for i in model.train_obj_ids]
+    payload = {"format": "sketch2shape.deepsdf", "version": 1, "hparams": hparams, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def export_sketch_encoder(net: SketchEncoderNet, net_args: dict[str, Any], path: str | Path) -> Path:
+    """Write the slim release file of a sketch encoder; ``net_args`` are its constructor arguments."""
+    from sketch2shape.utils.io import atomic_path
+
+    payload = {"format": "sketch2shape.sketch_encoder", "version": 1, "net_args": net_args, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def pretrained_available() -> bool:
+    """Whether the package ships the release models (a source checkout before the first release
+    training has none)."""
+    return all(path.is_file() for path in PRETRAINED.values())
+
+
+def encoder_net_args(net: SketchEncoderNet, net_spec: dict[str, Any] | None) -> dict[str, Any]:
+    """Constructor arguments that rebuild ``net`` (sizes and the DeepSDF record from the net, the
+    rest from its training config ``net_spec``)."""
+    args = dict(net_spec or {})
+    args.update(latent_dim=net.latent_dim, num_codes=net.num_codes, deepsdf=dict(net.deepsdf))
+    return args
+
+
+def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: str | Path, command: str, timings: dict[str, float],
+                   machine: str, data: str) -> list[Path]:
+    """Write the release files (``deepsdf.pt``, ``sketch_encoder.pt``) and ``model_card.md`` /
+    ``model_card.json`` (data config, seeds, command, wall time per stage, machine) into ``out_dir``.
+    Measured metrics are added to the card by ``benchmarks/sketch_to_shape.py --model-card``."""
+    import json
+
+    from sketch2shape.utils.io import write_json, write_text
+
+    out = Path(out_dir)
+    deepsdf = load_deepsdf_file(deepsdf_ckpt)
+    encoder = load_sketch_encoder_file(encoder_ckpt)
+    encoder.check_compatible(deepsdf, data)
+    hp = _read(Path(encoder_ckpt), "sketch_encoder")["hyper_parameters"]
+    paths = [export_deepsdf(deepsdf, out / "deepsdf.pt"), export_sketch_encoder(encoder, encoder_net_args(encoder, hp.get("net")), out / "sketch_encoder.pt")]
+    card = {
+        "data": data,
+        "command": command,
+        "wall_time_s": {k: round(float(v), 1) for k, v in timings.items()},
+        "wall_time_total_s": round(float(sum(timings.values())), 1),
+        "machine": machine,
+        "deepsdf": {"decoder": dict(deepsdf.hparams.get("decoder") or {}), "num_shapes": int(deepsdf.latents.weight.shape[0]),
+                    "seed": 42, "config": "conf/experiment/train_deepsdf/release.yaml"},
+        "sketch_encoder": {"net": {k: v for k, v in (hp.get("net") or {}).items() if k != "encoder"}, "encoder": (hp.get("net") or {}).get("encoder"),
+                           "seed": hp.get("seed"), "config": "conf/experiment/train_sketch_encoder/release.yaml"},
+        "files": {p.name: p.stat().st_size for p in paths},
+    }
+    write_json(out / "model_card.json", card)
+    minutes = {k: f"{v / 60:.1f} min" for k, v in card["wall_time_s"].items()}
+    text = f"""# sketch2shape release models
+
+Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1024 train / 64 val /
+64 test chairs, `conf/data/{data}.yaml`), on {machine}, by
+
+    {command}
+
+| stage | wall time |
+|---|---|
+""" + "".join(f"| {k} | {v} |\n" for k, v in minutes.items()) + f"""| **total** | **{card['wall_time_total_s'] / 60:.1f} min** |
+
+- `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `conf/experiment/train_deepsdf/release.yaml`, seed 42.
+- `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`conf/make_sketch_pairs.yaml`, seed 42); `conf/experiment/train_sketch_encoder/release.yaml`, seed {card['sketch_encoder']['seed']}.
+- Files: {', '.join(f'{k} ({v / 1e6:.1f} MB)' for k, v in card['files'].items())}. Loaded with `torch.load(weights_only=True)`.
+
+## Measured
+
+(written by `python benchmarks/sketch_to_shape.py --model-card`)
+"""
+    write_text(out / "model_card.md", text)
+    return [*paths, out / "model_card.md", out / "model_card.json"]

@@ -1,0 +1,329 @@
+"""Sketch -> 3D shape, the way every caller does it (``sketch2shape reconstruct``, the app, the
+benchmarks): the encoder's answer at once, then a refinement that cannot make it worse.
+
+1. **Encode**: one forward pass of the sketch encoder gives a DeepSDF latent code; the decoder's
+   zero level set is meshed coarse-to-fine. This is the *first answer*.
+2. **View**: unless the caller gives a camera, the view is estimated: the first mesh's
+   silhouette is ray-cast from candidate cameras (:class:`ViewSearch`) and compared with the area
+   the sketch's strokes enclose, both framed on their bounding boxes; the best IoU wins.
+3. **Refine** (optional): the sketch is placed where the first shape's silhouette lies from that
+   camera, and the code is optimized by differentiable sphere tracing against the sketch's
+   filled outline (silhouette BCE: missing and extra shape both cost, so removing the shape never
+   helps), kept near the encoder's code by an anchor term (``||z - z_enc||^2 / s^2``, ``s`` the
+   spread of the training codes). The refined code is meshed and scored like the first one
+   (silhouette IoU from the same camera, same placement); the better of the two is returned.
+4. **Check**: an answer whose silhouette IoU is below ``min_iou`` is flagged as a poor match, so
+   the CLI and the app say so instead of reporting success.
+
+Everything is a function of the sketch, the models and the settings (no randomness).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+import trimesh
+
+from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
+from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
+from sketch2shape.optimize.sketch import SketchObjective, SketchView
+from sketch2shape.render.camera import Camera
+from sketch2shape.render.mesh_raycast import MeshRaycaster
+from sketch2shape.render.shading import from_uint8
+from sketch2shape.render.sphere_tracing import TracingSettings
+
+FRAME_FILL = 0.85  # share of a framed image the content's bounding square fills
+
+
+@dataclass(frozen=True)
+class ViewSearch:
+    """Candidate cameras for estimating the view (degrees; azimuth 0 looks at the chair's front,
+    elevation above the horizon), and the silhouette resolution used to score them."""
+
+    azimuths_deg: tuple[float, ...] = tuple(float(a) for a in range(-180, 180, 15))
+    elevations_deg: tuple[float, ...] = (5.0, 20.0, 35.0)
+    resolution: int = 96
+    distance: float = 2.5
+    fov_deg: float = 50.0
+
+    def cameras(self) -> list[Camera]:
+        return [Camera(azimuth_deg=a, elevation_deg=e, distance=self.distance, fov_deg=self.fov_deg, resolution=self.resolution)
+                for e in self.elevations_deg for a in self.azimuths_deg]
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Refinement of the encoder's code (module docstring, step 3). ``steps=0`` turns it off.
+
+    ``resolution``: rendering size in pixels; ``silhouette_weight`` / ``anchor_weight``: weights of
+    the silhouette BCE and of the anchor to the encoder's code; ``lr`` and ``lr_decay`` (applied
+    at 70% of the steps): Adam on the code; ``prior_weight``: DeepSDF's code prior.
+    """
+
+    steps: int = 30
+    resolution: int = 64
+    silhouette_weight: float = 1.0
+    anchor_weight: float = 0.05
+    distance_weight: float = 0.0
+    lr: float = 1e-2
+    lr_decay: float = 0.3
+    prior_weight: float = 1e-4
+
+    def optim(self) -> LatentOptimSettings:
+        return LatentOptimSettings(steps=self.steps, lr=self.lr, lr_decay=self.lr_decay, lr_decay_every=max(1, int(0.7 * self.steps)),
+                                   prior_weight=self.prior_weight, keep_best=True)
+
+
+@dataclass
+class ShapeAnswer:
+    """One answer: the code ``(D,)`` (CPU), its mesh (unit-sphere coordinates, +Y up, front +Z),
+    and the IoU of its silhouette with the sketch's filled outline from the chosen camera."""
+
+    latent: torch.Tensor
+    mesh: trimesh.Trimesh
+    iou: float
+    seconds: float
+
+
+@dataclass
+class SketchToShapeResult:
+    """What :class:`SketchToShape` returns. ``best`` is the answer to show (``chosen`` says which)."""
+
+    first: ShapeAnswer
+    camera: Camera
+    view_estimated: bool
+    refined: ShapeAnswer | None = None
+    chosen: str = "first"
+    min_iou: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def best(self) -> ShapeAnswer:
+        return self.refined if self.chosen == "refined" and self.refined is not None else self.first
+
+    @property
+    def poor_match(self) -> bool:
+        """True when even the best answer's silhouette matches the sketch's outline badly."""
+        return self.best.iou < self.min_iou or len(self.best.mesh.faces) == 0
+
+    def describe(self) -> str:
+        view = f"azimuth {self.camera.azimuth_deg:.0f}, elevation {self.camera.elevation_deg:.0f}" + (" (estimated)" if self.view_estimated else " (given)")
+        text = f"view {view}; first shape IoU {self.first.iou:.2f} ({self.first.seconds:.1f} s)"
+        if self.refined is not None:
+            text += f", refined IoU {self.refined.iou:.2f} ({self.refined.seconds:.1f} s); kept the {self.chosen} shape"
+        return text
+
+
+class RefinementStopped(Exception):
+    """Raised by a progress callback to stop the refinement (the best code so far is kept)."""
+
+
+# ------------------------------------------------------------------------------------------ images
+
+
+def filled_outline(sketch: np.ndarray) -> np.ndarray:
+    """Bool ``(H, W)``: the area the strokes of a uint8 sketch (ink < 128) enclose, strokes included."""
+    ink = (sketch < 128).astype(np.uint8)
+    contours, _ = cv2.findContours(ink, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = np.zeros_like(ink)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled > 0
+
+
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)`` inclusive of a bool mask's True pixels, or None when empty."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return None
+    return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+
+
+def place_box(image: np.ndarray, box: tuple[int, int, int, int], target: tuple[float, float, float], size: int, fill_value: int) -> np.ndarray:
+    """Move and scale ``image`` so that ``box`` (its content) gets centre ``(cy, cx)`` and longer
+    side ``target[2]`` pixels in a ``size x size`` output (``fill_value`` outside; area resampling
+    when shrinking, linear when growing)."""
+    y0, y1, x0, x1 = box
+    cy, cx, side = target
+    scale = side / max(y1 - y0 + 1, x1 - x0 + 1)
+    matrix = np.array([[scale, 0.0, cx - scale * (x0 + x1 + 1) / 2.0], [0.0, scale, cy - scale * (y0 + y1 + 1) / 2.0]])
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, matrix, (size, size), flags=interpolation, borderValue=fill_value)
+
+
+def framed(mask: np.ndarray, size: int) -> np.ndarray:
+    """A bool mask re-framed on its bounding square (centred, filling :data:`FRAME_FILL`)."""
+    box = bounding_box(mask)
+    if box is None:
+        return np.zeros((size, size), bool)
+    out = place_box(mask.astype(np.uint8) * 255, box, (size / 2.0, size / 2.0, FRAME_FILL * size), size, 0)
+    return out > 127
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two bool masks of one shape (0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def mesh_silhouette(raycaster: MeshRaycaster | None, camera: Camera) -> np.ndarray:
+    """Bool ``(R, R)`` silhouette of a mesh from ``camera`` (all False for an empty mesh)."""
+    if raycaster is None:
+        return np.zeros((camera.resolution, camera.resolution), bool)
+    return np.isfinite(raycaster.depth(camera))
+
+
+def estimate_view(raycaster: MeshRaycaster | None, outline: np.ndarray, search: ViewSearch) -> tuple[Camera, float]:
+    """The candidate camera whose framed silhouette of the mesh best matches the framed sketch
+    outline, and that IoU."""
+    target = framed(outline, search.resolution)
+    best, best_score = None, -1.0
+    for camera in search.cameras():
+        score = iou(framed(mesh_silhouette(raycaster, camera), search.resolution), target)
+        if score > best_score:
+            best, best_score = camera, score
+    return best, best_score
+
+
+# ------------------------------------------------------------------------------------------ method
+
+
+class SketchToShape:
+    """Sketch -> shape with a DeepSDF model and a sketch encoder (module docstring).
+
+    Args:
+        deepsdf: a :class:`sketch2shape.models.deepsdf_module.DeepSDF` (eval mode).
+        encoder: a :class:`sketch2shape.models.sketch_encoder.SketchEncoderNet` predicting codes of
+            that DeepSDF (checked with ``check_compatible``; ``ValueError`` otherwise).
+        refine: refinement settings (``steps=0``: encoder only).
+        mesh: meshing of every answer (default 128^3, coarse-to-fine).
+        view_search: candidate cameras when no camera is given.
+        tracing: sphere-tracing settings of the refinement.
+        min_iou: silhouette IoU below which an answer is a poor match.
+        siamese: optional Siamese network, for ``refine.distance_weight > 0``.
+
+    Call it with a normalized sketch (uint8 ``(H, W)``, ink 0 on 255; see
+    :func:`sketch2shape.data.user_sketch.normalize_sketch`) and optionally a camera.
+    """
+
+    def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=128),
+                 view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = 0.5, siamese=None) -> None:
+        encoder.check_compatible(deepsdf)
+        self.deepsdf, self.encoder, self.siamese = deepsdf, encoder, siamese
+        self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing
+        self.min_iou = float(min_iou)
+
+    @property
+    def device(self) -> torch.device:
+        return self.deepsdf.latents.weight.device
+
+    def encode(self, sketch: np.ndarray) -> torch.Tensor:
+        """The encoder's code ``(D,)`` of a uint8 sketch (ink 0), on the model's device."""
+        with torch.no_grad():
+            return self.encoder.encode_sketch(from_uint8(sketch)[None, None].to(self.device))[0].to(self.device)
+
+    def mesh(self, latent: torch.Tensor) -> trimesh.Trimesh:
+        with torch.no_grad():
+            return mesh_latent(self.deepsdf, latent.to(self.device), self.mesh_settings)
+
+    def __call__(
+        self,
+        sketch: np.ndarray,
+        camera: Camera | None = None,
+        refine: bool = True,
+        on_first: Callable[[SketchToShapeResult], None] | None = None,
+        on_step: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> SketchToShapeResult:
+        """Answer a sketch (module docstring). ``on_first(result)`` runs as soon as the first
+        shape exists (before any refinement); ``on_step(step, terms)`` after each refinement step
+        and may raise :class:`RefinementStopped` to stop it (the best code so far is used)."""
+        start = time.perf_counter()
+        latent = self.encode(sketch)
+        first_mesh = self.mesh(latent)
+        raycaster = MeshRaycaster(first_mesh) if len(first_mesh.faces) else None
+        outline = filled_outline(sketch)
+        estimated = camera is None
+        if estimated:
+            camera, _ = estimate_view(raycaster, outline, self.view_search)
+        score_camera = camera.with_resolution(self.view_search.resolution)
+        silhouette = mesh_silhouette(raycaster, score_camera)
+        placed_sketch = self._place(sketch, silhouette, score_camera.resolution)
+        target = filled_outline(placed_sketch)
+        first = ShapeAnswer(latent.detach().cpu(), first_mesh, iou(silhouette, target), time.perf_counter() - start)
+        result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou)
+        if on_first is not None:
+            on_first(result)
+        if not refine or self.refine_settings.steps <= 0 or raycaster is None:
+            return result
+        start = time.perf_counter()
+        refined_latent, history = self._refine(latent, sketch, silhouette, camera, on_step)
+        refined_mesh = self.mesh(refined_latent)
+        refined_silhouette = mesh_silhouette(MeshRaycaster(refined_mesh), score_camera) if len(refined_mesh.faces) else np.zeros_like(silhouette)
+        result.refined = ShapeAnswer(refined_latent.detach().cpu(), refined_mesh, iou(refined_silhouette, target), time.perf_counter() - start)
+        result.history = history
+        result.chosen = "refined" if result.refined.iou > first.iou else "first"
+        return result
+
+    @staticmethod
+    def _place(sketch: np.ndarray, silhouette: np.ndarray, size: int) -> np.ndarray:
+        """The sketch moved and scaled onto the silhouette's bounding box (uint8 ``(size, size)``)."""
+        sketch_box, shape_box = bounding_box(sketch < 128), bounding_box(silhouette)
+        if sketch_box is None or shape_box is None:
+            return cv2.resize(sketch, (size, size), interpolation=cv2.INTER_AREA)
+        y0, y1, x0, x1 = shape_box
+        side = max(y1 - y0 + 1, x1 - x0 + 1) * silhouette.shape[0] / size
+        target = ((y0 + y1 + 1) / 2.0 * size / silhouette.shape[0], (x0 + x1 + 1) / 2.0 * size / silhouette.shape[1], side)
+        return place_box(sketch, sketch_box, target, size, 255)
+
+    def _refine(self, latent: torch.Tensor, sketch: np.ndarray, silhouette: np.ndarray, camera: Camera, on_step) -> tuple[torch.Tensor, list[dict[str, float]]]:
+        settings = self.refine_settings
+        resolution = settings.resolution
+        render_camera = camera.with_resolution(resolution)
+        hi = 4 * resolution  # place the sketch at 4x, then area-downsample the filled outline
+        placed = self._place(sketch, cv2.resize(silhouette.astype(np.uint8), (hi, hi), interpolation=cv2.INTER_NEAREST) > 0, hi)
+        region = torch.from_numpy(filled_outline(placed).astype(np.float32))[None, None]
+        region = F.interpolate(region, size=(resolution, resolution), mode="area")[0, 0].to(self.device)
+        sketch_t = from_uint8(placed)
+        embedding = None
+        if settings.distance_weight > 0 and self.siamese is not None:
+            with torch.no_grad():
+                embedding = self.siamese.embed_sketch(sketch_t[None, None].to(self.device))[0]
+        view = SketchView(-1, render_camera, sketch_t, embedding, region)
+        objective = SketchObjective(
+            self.deepsdf.decoder, self.siamese, [view], self.tracing, settings.silhouette_weight, settings.distance_weight,
+            anchor=latent, anchor_weight=settings.anchor_weight, anchor_scale=float(self.encoder.code_scale),
+        )
+        seen: dict[str, object] = {"best": latent.detach().clone(), "loss": float("inf")}
+
+        def tracked(z: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+            terms = objective(z, step)
+            if float(terms["loss"].detach()) < seen["loss"]:
+                seen["best"], seen["loss"] = z.detach().clone(), float(terms["loss"])
+            if on_step is not None:
+                on_step(step, {k: float(v.detach()) for k, v in terms.items()})
+            return terms
+
+        try:
+            result = optimize_latent(tracked, latent, settings.optim())
+            return result.latent, result.history
+        except RefinementStopped:
+            return seen["best"], []
+
+
+def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.device = "cpu", **kwargs) -> SketchToShape:
+    """A :class:`SketchToShape` from two model files (release files or Lightning checkpoints; see
+    :mod:`sketch2shape.models.checkpoints`); ``kwargs`` go to the constructor."""
+    from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
+
+    deepsdf = load_deepsdf_file(deepsdf_path, device)
+    encoder = load_sketch_encoder_file(encoder_path, device)
+    return SketchToShape(deepsdf, encoder, **kwargs)
+
+
+__all__: Sequence[str] = ["ViewSearch", "RefineSettings", "ShapeAnswer", "SketchToShapeResult", "RefinementStopped", "SketchToShape",
+                          "sketch_to_shape_from_files", "estimate_view", "filled_outline", "iou"]
