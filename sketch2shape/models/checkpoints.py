@@ -41,7 +41,7 @@ def _read(path: str | Path, kind: str) -> dict[str, Any]:
         raise FileNotFoundError(f"{kind} checkpoint {path} does not exist")
     what = KINDS[kind]
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it is not a PyTorch checkpoint file at all")
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it is not a readable PyTorch checkpoint file (another kind of file, or a truncated one)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:

@@ -252,8 +252,7 @@ class SketchToShape:
             camera, _ = estimate_view(raycaster, outline, self.view_search)
         score_camera = camera.with_resolution(self.view_search.resolution)
         silhouette = mesh_silhouette(raycaster, score_camera)
-        placed_sketch = self._place(sketch, silhouette, score_camera.resolution)
-        target = filled_outline(placed_sketch)
+        target = self._place(outline, silhouette, score_camera.resolution) > 0.5
         first = ShapeAnswer(latent.detach().cpu(), first_mesh, iou(silhouette, target), time.perf_counter() - start)
         result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou)
         if on_first is not None:
@@ -261,7 +260,7 @@ class SketchToShape:
         if not refine or self.refine_settings.steps <= 0 or raycaster is None:
             return result
         start = time.perf_counter()
-        refined_latent, history = self._refine(latent, sketch, silhouette, camera, on_step)
+        refined_latent, history = self._refine(latent, sketch, outline, silhouette, camera, on_step)
         refined_mesh = self.mesh(refined_latent)
         refined_silhouette = mesh_silhouette(MeshRaycaster(refined_mesh), score_camera) if len(refined_mesh.faces) else np.zeros_like(silhouette)
         result.refined = ShapeAnswer(refined_latent.detach().cpu(), refined_mesh, iou(refined_silhouette, target), time.perf_counter() - start)
@@ -270,25 +269,24 @@ class SketchToShape:
         return result
 
     @staticmethod
-    def _place(sketch: np.ndarray, silhouette: np.ndarray, size: int) -> np.ndarray:
-        """The sketch moved and scaled onto the silhouette's bounding box (uint8 ``(size, size)``)."""
-        sketch_box, shape_box = bounding_box(sketch < 128), bounding_box(silhouette)
-        if sketch_box is None or shape_box is None:
-            return cv2.resize(sketch, (size, size), interpolation=cv2.INTER_AREA)
+    def _place(outline: np.ndarray, silhouette: np.ndarray, size: int) -> np.ndarray:
+        """The sketch's filled outline (bool, any size) moved and scaled onto the silhouette's
+        bounding box, as float coverage ``(size, size)`` in [0, 1] (area resampling)."""
+        outline_box, shape_box = bounding_box(outline), bounding_box(silhouette)
+        image = outline.astype(np.float32)
+        if outline_box is None or shape_box is None:
+            return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         y0, y1, x0, x1 = shape_box
-        side = max(y1 - y0 + 1, x1 - x0 + 1) * silhouette.shape[0] / size
-        target = ((y0 + y1 + 1) / 2.0 * size / silhouette.shape[0], (x0 + x1 + 1) / 2.0 * size / silhouette.shape[1], side)
-        return place_box(sketch, sketch_box, target, size, 255)
+        ratio = size / silhouette.shape[0]
+        target = ((y0 + y1 + 1) / 2.0 * ratio, (x0 + x1 + 1) / 2.0 * ratio, max(y1 - y0 + 1, x1 - x0 + 1) * ratio)
+        return place_box(image, outline_box, target, size, 0)
 
-    def _refine(self, latent: torch.Tensor, sketch: np.ndarray, silhouette: np.ndarray, camera: Camera, on_step) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    def _refine(self, latent: torch.Tensor, sketch: np.ndarray, outline: np.ndarray, silhouette: np.ndarray, camera: Camera, on_step) -> tuple[torch.Tensor, list[dict[str, float]]]:
         settings = self.refine_settings
         resolution = settings.resolution
         render_camera = camera.with_resolution(resolution)
-        hi = 4 * resolution  # place the sketch at 4x, then area-downsample the filled outline
-        placed = self._place(sketch, cv2.resize(silhouette.astype(np.uint8), (hi, hi), interpolation=cv2.INTER_NEAREST) > 0, hi)
-        region = torch.from_numpy(filled_outline(placed).astype(np.float32))[None, None]
-        region = F.interpolate(region, size=(resolution, resolution), mode="area")[0, 0].to(self.device)
-        sketch_t = from_uint8(placed)
+        region = torch.from_numpy(self._place(outline, silhouette, resolution)).clamp(0, 1).to(self.device)
+        sketch_t = from_uint8(cv2.resize(sketch, (resolution, resolution), interpolation=cv2.INTER_AREA))
         embedding = None
         if settings.distance_weight > 0 and self.siamese is not None:
             with torch.no_grad():
@@ -303,7 +301,7 @@ class SketchToShape:
         def tracked(z: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
             terms = objective(z, step)
             if float(terms["loss"].detach()) < seen["loss"]:
-                seen["best"], seen["loss"] = z.detach().clone(), float(terms["loss"])
+                seen["best"], seen["loss"] = z.detach().clone(), float(terms["loss"].detach())
             if on_step is not None:
                 on_step(step, {k: float(v.detach()) for k, v in terms.items()})
             return terms

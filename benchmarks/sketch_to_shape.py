@@ -1,0 +1,263 @@
+"""Sketch -> shape with the release models: one table, one run, the same shapes for every method.
+
+Sets (chamfer x1000 against each shape's surface samples, 30000 points, meshes at 128^3):
+
+* ``procedural``: the test chairs of ``procedural_chair_1024`` (never seen in training), sketched
+  from 3 views: preprocessing view 13 (azimuth 30, elevation 35), view 4 (azimuth 120, elevation 15)
+  and azimuth -40, elevation 25 (off the 24 preprocessing views);
+* ``hand_drawn``: the committed hand-drawn-style sketches of the same chairs
+  (``benchmarks/data/hand_drawn``, a stroke model unlike the training augmentations);
+* ``real``: the 18 real ShapeNet chairs of ``../shared/data`` sketched from view 13 and from the
+  off-grid view (skipped with a message where that folder is absent).
+
+Methods: ``mean`` (the mean training code), ``retrieval`` (the training chair whose sketch is
+nearest in the encoder's feature space, over 12 random views per training chair), ``encoder``
+(one forward pass), ``encoder+refine`` (:class:`SketchToShape`, the view estimated, refinement
+kept only if its silhouette matches better) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
+fitted to the shape's own SDF samples: the upper bound of the shape space).
+
+python benchmarks/sketch_to_shape.py --data-dir data                      # the release models
+python benchmarks/sketch_to_shape.py --data-dir data --limit 8 --workers 2 --model-card
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+VIEWS = {"v13": (30.0, 35.0), "v4": (120.0, 15.0), "off_grid": (-40.0, 25.0)}
+METHODS = ("mean", "retrieval", "encoder", "encoder+refine", "sdf_fit")
+STATE: dict = {}
+
+
+def truth_points_of_mesh(mesh, count: int = 30000, seed: int = 0) -> np.ndarray:
+    from sketch2shape.eval.chamfer import sample_mesh_points
+
+    return sample_mesh_points(mesh, count, seed).astype(np.float32)
+
+
+def build_items(args) -> list[dict]:
+    """Every (set, shape, view) to score, with its sketch (uint8, normalized) and truth points."""
+    from PIL import Image
+
+    from sketch2shape.data.layout import DatasetLayout
+    from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
+    from sketch2shape.data.preprocess.mesh import load_mesh, normalize_mesh
+    from sketch2shape.data.sketch_pairs import mesh_sketch
+    from sketch2shape.data.user_sketch import Framing, normalize_sketch
+    from sketch2shape.render.camera import Camera
+    from sketch2shape.render.mesh_raycast import MeshRaycaster
+    from sketch2shape.render.sketch import SketchSettings
+
+    layout = DatasetLayout(Path(args.data_dir) / args.data)
+    test_ids = obj_ids_of(read_metainfo(layout.metainfo), "test")[: args.limit]
+    settings = SketchSettings(stroke_width=1)
+    items = []
+    for obj_id in test_ids:
+        files = layout.shape(obj_id)
+        mesh = load_mesh(files.normalized_mesh)
+        raycaster = MeshRaycaster(mesh)
+        truth = np.load(files.surface_samples).astype(np.float32)
+        for view, (azimuth, elevation) in VIEWS.items():
+            sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
+            items.append({"set": "procedural", "obj_id": obj_id, "view": view, "sketch": normalize_sketch(sketch, Framing()), "truth": truth})
+    hand = REPO / "benchmarks" / "data" / "hand_drawn"
+    for row in pd.read_csv(hand / "views.csv").itertuples():
+        if row.obj_id not in test_ids:
+            continue
+        gray = np.asarray(Image.open(hand / f"{row.obj_id}.png").convert("L"))
+        truth = np.load(layout.shape(row.obj_id).surface_samples).astype(np.float32)
+        items.append({"set": "hand_drawn", "obj_id": row.obj_id, "view": f"{row.azimuth_deg:.0f},{row.elevation_deg:.0f}",
+                      "sketch": normalize_sketch(gray, Framing()), "truth": truth})
+    real = Path(args.real_chairs)
+    if real.is_dir():
+        for path in sorted(real.glob("*/models/model_normalized.obj"))[: args.limit]:
+            mesh, _ = normalize_mesh(load_mesh(path))
+            raycaster = MeshRaycaster(mesh)
+            truth = truth_points_of_mesh(mesh)
+            for view in ("v13", "off_grid"):
+                azimuth, elevation = VIEWS[view]
+                sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
+                items.append({"set": "real", "obj_id": path.parts[-3][:12], "view": view, "sketch": normalize_sketch(sketch, Framing()), "truth": truth})
+    else:
+        print(f"[benchmark] {real} not found: the real-chair set is skipped", file=sys.stderr)
+    return items
+
+
+def retrieval_index(encoder, pairs_dir: Path, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder features ``(N, F)`` (L2-normalized) of the training chairs' pair sketches and their code rows ``(N,)``."""
+    from sketch2shape.data.sketch_pairs import SketchPairs
+
+    pairs = SketchPairs(pairs_dir, "train", 0.0)
+    keep = (pairs.code_index >= 0).nonzero().squeeze(1)
+    feats = []
+    with torch.no_grad():
+        for start in range(0, len(keep), batch):
+            index = keep[start : start + batch]
+            images = pairs.sketches[index][:, None].float() / 255.0
+            feats.append(torch.nn.functional.normalize(encoder.features(images), dim=1))
+    return torch.cat(feats), pairs.code_index[keep]
+
+
+def sdf_fit(deepsdf, samples: np.ndarray, start: torch.Tensor, steps: int = 150, points: int = 4000) -> torch.Tensor:
+    from sketch2shape.optimize.latent import LatentOptimSettings, SDFObjective, optimize_latent
+
+    objective = SDFObjective(deepsdf.decoder, torch.from_numpy(samples), points_per_step=points)
+    return optimize_latent(objective, start, LatentOptimSettings(steps=steps, lr=5e-3, lr_decay=0.1, lr_decay_every=int(0.7 * steps), prior_weight=1e-4)).latent
+
+
+def score_item(item: dict) -> list[dict]:
+    from sketch2shape.eval.chamfer import surface_metrics
+
+    method, features, rows, args = STATE["method"], STATE["features"], STATE["rows"], STATE["args"]
+    deepsdf, encoder = method.deepsdf, method.encoder
+    out = []
+
+    def record(name: str, mesh, seconds: float, **extra) -> None:
+        metrics = surface_metrics(mesh, item["truth"])
+        out.append({"set": item["set"], "obj_id": item["obj_id"], "view": item["view"], "method": name,
+                    "chamfer_x1000": metrics.chamfer * 1000, "fscore": metrics.fscore, "seconds": seconds, **extra})
+
+    refine = item.get("refine", False)
+    start = time.perf_counter()
+    result = method(item["sketch"], refine=refine)
+    record("encoder", result.first.mesh, result.first.seconds, iou=result.first.iou)
+    if refine and result.refined is not None:
+        record("encoder+refine", result.best.mesh, result.first.seconds + result.refined.seconds, iou=result.best.iou, chosen=result.chosen)
+    with torch.no_grad():
+        query = torch.nn.functional.normalize(encoder.features(torch.from_numpy(item["sketch"]).float()[None, None] / 255.0), dim=1)
+    row = int(rows[int((features @ query[0]).argmax())])
+    t = time.perf_counter()
+    record("retrieval", method.mesh(deepsdf.latents.weight[row]), time.perf_counter() - t)
+    if item.get("sdf_fit") and item["set"] == "procedural":
+        samples = np.load(Path(args.data_dir) / args.data / "shapes" / item["obj_id"] / "sdf_samples.npy")
+        t = time.perf_counter()
+        latent = sdf_fit(deepsdf, samples, deepsdf.mean_latent().clone())
+        record("sdf_fit", method.mesh(latent), time.perf_counter() - t)
+    del start
+    return out
+
+
+def init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--data", default="procedural_chair_1024")
+    parser.add_argument("--pairs-dir", default=None, help="the release pairs (default: <data-dir>/<data>_sketch_pairs or the release run's)")
+    parser.add_argument("--deepsdf-ckpt", default=None, help="default: the package's pretrained model")
+    parser.add_argument("--encoder-ckpt", default=None)
+    parser.add_argument("--real-chairs", default=str(REPO.parent / "shared" / "data" / "shapenet_sample" / "03001627"))
+    parser.add_argument("--limit", type=int, default=64, help="shapes per set")
+    parser.add_argument("--refine-every", type=int, default=3, help="refine one in N sketches of each set (all: 1)")
+    parser.add_argument("--sdf-fit", type=int, default=16, help="procedural shapes that get the SDF-fit upper bound")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sketch_to_shape"))
+    parser.add_argument("--model-card", action="store_true", help="write the table into the package's model card")
+    args = parser.parse_args()
+
+    from sketch2shape.models.checkpoints import PRETRAINED
+    from sketch2shape.optimize.reconstruct import MeshSettings
+    from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
+
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    method = sketch_to_shape_from_files(args.deepsdf_ckpt or PRETRAINED["deepsdf"], args.encoder_ckpt or PRETRAINED["sketch_encoder"], "cpu",
+                                        refine=RefineSettings(steps=args.steps), mesh=MeshSettings(resolution=128))
+    pairs_dir = Path(args.pairs_dir or Path(args.data_dir) / f"{args.data}_sketch_pairs")
+    features, rows = retrieval_index(method.encoder, pairs_dir)
+    items = build_items(args)
+    counters: dict[str, int] = {}
+    for item in items:
+        k = counters.get(item["set"], 0)
+        counters[item["set"]] = k + 1
+        item["refine"] = k % max(1, args.refine_every) == 0
+    seen = set()
+    for item in items:
+        if item["set"] == "procedural" and item["obj_id"] not in seen and len(seen) < args.sdf_fit:
+            seen.add(item["obj_id"])
+            item["sdf_fit"] = True
+    STATE.update(method=method, features=features, rows=rows, args=args)
+    rows_out: list[dict] = []
+    mean_mesh = method.mesh(method.deepsdf.mean_latent())
+    from sketch2shape.eval.chamfer import surface_metrics
+
+    for item in items:
+        metrics = surface_metrics(mean_mesh, item["truth"])
+        rows_out.append({"set": item["set"], "obj_id": item["obj_id"], "view": item["view"], "method": "mean", "chamfer_x1000": metrics.chamfer * 1000, "fscore": metrics.fscore, "seconds": 0.0})
+    from tqdm import tqdm
+
+    with multiprocessing.get_context("fork").Pool(args.workers, initializer=init_worker) as pool:
+        for out in tqdm(pool.imap_unordered(score_item, items), total=len(items), desc="sketch to shape"):
+            rows_out += out
+    table = pd.DataFrame(rows_out)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "results.csv", index=False)
+    summary = summarize(table)
+    text = markdown(summary) + f"\n\n{len(items)} sketches, {time.perf_counter() - began:.0f} s on {args.workers} processes. `{' '.join(sys.argv)}`\n"
+    (out_dir / "summary.md").write_text(text)
+    print(text)
+    if args.model_card:
+        from sketch2shape.models.checkpoints import PRETRAINED_DIR
+
+        card = PRETRAINED_DIR / "model_card.md"
+        head = card.read_text().split("(written by `python benchmarks/sketch_to_shape.py --model-card`)")[0]
+        card.write_text(head + "(written by `python benchmarks/sketch_to_shape.py --model-card`)\n\nChamfer x1000 (mean / median, lower is better):\n\n" + text)
+    save_figure(items, method, out_dir)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    finite = table.replace([np.inf], np.nan)
+    grouped = finite.groupby(["set", "method"]).agg(mean=("chamfer_x1000", "mean"), median=("chamfer_x1000", "median"),
+                                                     fscore=("fscore", "mean"), n=("chamfer_x1000", "size"),
+                                                     failed=("chamfer_x1000", lambda v: int(v.isna().sum())))
+    return grouped.reset_index()
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    sets = [s for s in ("procedural", "hand_drawn", "real") if s in set(summary["set"])]
+    lines = ["| method | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for method in METHODS:
+        cells = []
+        for name in sets:
+            row = summary[(summary["set"] == name) & (summary["method"] == method)]
+            cells.append("-" if row.empty else f"{row['mean'].iloc[0]:.2f} / {row['median'].iloc[0]:.2f} (n={int(row['n'].iloc[0])})")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_figure(items: list[dict], method, out_dir: Path, count: int = 6) -> None:
+    """``examples.png``: sketch | encoder's shape | refined shape, for a few sketches of each set."""
+    from sketch2shape.render.camera import Camera
+    from sketch2shape.utils.io import save_image
+    from sketch2shape.viz import image_grid, render_mesh
+
+    rows = []
+    picked = [i for i in items if i["set"] == "hand_drawn"][: count // 2] + [i for i in items if i["set"] == "real"][: count // 2]
+    for item in picked:
+        result = method(item["sketch"], refine=True)
+        camera = result.camera.with_resolution(160)
+        side = Camera(azimuth_deg=result.camera.azimuth_deg + 60, elevation_deg=20, resolution=160)
+        sketch = np.repeat(np.asarray(torch.nn.functional.interpolate(torch.from_numpy(item["sketch"]).float()[None, None], size=(160, 160), mode="area")[0, 0].numpy(), np.uint8)[..., None], 3, 2)
+        best = result.best.mesh
+        rows.append([sketch, render_mesh(result.first.mesh, camera), render_mesh(best, camera), render_mesh(best, side)])
+    if rows:
+        save_image(out_dir / "examples.png", image_grid(rows))
+        print(json.dumps({"figure": str(out_dir / "examples.png")}))
+
+
+if __name__ == "__main__":
+    main()

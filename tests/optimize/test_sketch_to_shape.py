@@ -1,0 +1,140 @@
+"""SketchToShape (the encoder's shape first, view estimation, a refinement that cannot make it
+worse) on an exact box SDF whose half extents are the latent code, so the right answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sketch2shape.data.sketch_pairs import mesh_sketch
+from sketch2shape.models.sketch_encoder import SketchEncoderNet, frame_ink
+from sketch2shape.optimize.reconstruct import MeshSettings
+from sketch2shape.optimize.sketch_to_shape import RefinementStopped, RefineSettings, SketchToShape, ViewSearch, framed, iou
+from sketch2shape.render.camera import Camera
+from sketch2shape.render.mesh_raycast import MeshRaycaster
+from sketch2shape.render.sketch import SketchSettings
+
+
+class BoxDecoder(nn.Module):
+    """SDF of an axis-aligned box centred at the origin with half extents ``0.15 + |z[:3]|``."""
+
+    latent_dim = 3
+
+    def forward(self, latent: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        half = 0.15 + latent.reshape(-1, 3)[:1].abs()
+        q = points.abs() - half
+        return q.clamp_min(0).norm(dim=-1) + q.max(dim=-1).values.clamp_max(0)
+
+
+class BoxModel(nn.Module):
+    """Just what SketchToShape uses of a DeepSDF module: decoder, latents, mean_latent."""
+
+    def __init__(self, codes: torch.Tensor) -> None:
+        super().__init__()
+        self.decoder = BoxDecoder()
+        self.latents = nn.Embedding.from_pretrained(codes)
+        self.hparams = {"data_name": "boxes"}
+
+    def mean_latent(self) -> torch.Tensor:
+        return self.latents.weight.mean(0)
+
+
+class FixedEncoder(SketchEncoderNet):
+    """An encoder that always answers ``answer`` (the network itself is not under test here)."""
+
+    def __init__(self, codes: torch.Tensor, answer: torch.Tensor) -> None:
+        super().__init__(latent_dim=3, num_codes=len(codes), image_size=32, framing="ink_box")
+        self.set_codes(codes)
+        self.answer = answer
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.answer.expand(len(images), -1)
+
+
+CODES = torch.tensor([[0.3, 0.2, 0.1], [0.1, 0.3, 0.2], [0.2, 0.1, 0.3]])
+FAST = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=4, resolution=32))
+
+
+def box_sketch(code: torch.Tensor, camera: Camera) -> np.ndarray:
+    model = BoxModel(code[None])
+    method = SketchToShape(model, FixedEncoder(code[None], code), **FAST)
+    mesh = method.mesh(code)
+    return mesh_sketch(MeshRaycaster(mesh), camera.with_resolution(128), SketchSettings(stroke_width=1))
+
+
+def test_first_shape_is_reported_before_refinement_starts_and_a_perfect_start_is_kept() -> None:
+    truth = CODES[0]
+    sketch = box_sketch(truth, Camera(azimuth_deg=30, elevation_deg=25))
+    method = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, truth), **FAST)
+    events: list[str] = []
+    result = method(sketch, on_first=lambda r: events.append("first"), on_step=lambda step, terms: events.append("step"))
+    assert events[0] == "first" and events.count("first") == 1 and "step" in events
+    assert result.first.iou > 0.85  # the encoder's code is the true box: its silhouette matches
+    # The start is the best answer: the refinement may not replace it by anything worse.
+    assert result.chosen == "first" or result.refined.iou > result.first.iou
+    assert result.best.iou >= result.first.iou
+    assert not result.poor_match
+
+
+def test_refinement_cannot_erase_the_shape_and_improves_a_wrong_start() -> None:
+    truth, wrong = CODES[0], torch.tensor([0.05, 0.05, 0.05])
+    sketch = box_sketch(truth, Camera(azimuth_deg=0, elevation_deg=20))
+    method = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, wrong), mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64),
+                           refine=RefineSettings(steps=25, resolution=48, lr=2e-2))
+    result = method(sketch, camera=Camera(azimuth_deg=0, elevation_deg=20))
+    assert result.refined is not None and len(result.refined.mesh.faces) > 0  # not erased
+    assert result.best.iou >= result.first.iou
+    extents = np.ptp(result.best.mesh.vertices, axis=0)
+    assert extents.min() > 0.25  # a solid box, not a sliver
+
+
+def test_a_stopped_refinement_keeps_a_shape() -> None:
+    sketch = box_sketch(CODES[1], Camera(azimuth_deg=20, elevation_deg=20))
+    method = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, CODES[1]), **FAST)
+
+    def stop(step: int, terms: dict) -> None:
+        if step >= 1:
+            raise RefinementStopped
+
+    result = method(sketch, on_step=stop)
+    assert len(result.best.mesh.faces) > 0
+
+
+def test_view_is_estimated_from_the_silhouette() -> None:
+    truth = torch.tensor([0.45, 0.1, 0.05])  # a long flat box: from the side it is wide, from the front narrow
+    camera = Camera(azimuth_deg=0, elevation_deg=5)
+    sketch = box_sketch(truth, camera)
+    method = SketchToShape(BoxModel(truth[None]), FixedEncoder(truth[None], truth), **FAST)
+    result = method(sketch, refine=False)
+    assert result.view_estimated
+    assert result.first.iou > 0.8
+    assert min(abs(result.camera.azimuth_deg % 180), abs(result.camera.azimuth_deg % 180 - 180)) <= 30
+
+
+def test_framed_masks_and_iou() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[5:15, 10:30] = True
+    other = np.zeros((80, 80), bool)
+    other[40:60, 20:60] = True  # the same shape, twice as large elsewhere
+    assert iou(framed(mask, 64), framed(other, 64)) > 0.9
+    assert iou(mask, np.zeros_like(mask)) == 0.0
+
+
+def test_frame_ink_makes_the_encoder_input_independent_of_place_and_size() -> None:
+    ink = torch.zeros(2, 1, 64, 64)
+    ink[0, 0, 10:20, 10:30] = 1.0
+    ink[1, 0, 30:50, 20:60] = 1.0
+    framed_ink = frame_ink(ink)
+    assert torch.allclose(framed_ink[0], framed_ink[1], atol=0.35)
+    assert (framed_ink[0] > 0.5).float().mean() > 0.15
+    assert torch.equal(frame_ink(torch.zeros(1, 1, 16, 16)), torch.zeros(1, 1, 16, 16))
+
+
+@pytest.mark.parametrize("bad", ["encoder of another DeepSDF"])
+def test_an_encoder_of_other_codes_is_refused(bad: str) -> None:
+    encoder = FixedEncoder(CODES, CODES[0])
+    encoder.deepsdf = {"latents_sha256": "0" * 64}
+    with pytest.raises(ValueError, match="codes"):
+        SketchToShape(BoxModel(CODES), encoder, **FAST)
