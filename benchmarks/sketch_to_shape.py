@@ -40,7 +40,7 @@ STATE: dict = {}
 
 
 def truth_points_of_mesh(mesh, count: int = 30000, seed: int = 0) -> np.ndarray:
-    from sketch2shape.eval.chamfer import sample_mesh_points
+    from sketch2shape.metrics.chamfer import sample_mesh_points
 
     return sample_mesh_points(mesh, count, seed).astype(np.float32)
 
@@ -116,7 +116,7 @@ def sdf_fit(deepsdf, samples: np.ndarray, start: torch.Tensor, steps: int = 150,
 
 
 def score_item(item: dict) -> list[dict]:
-    from sketch2shape.eval.chamfer import surface_metrics
+    from sketch2shape.metrics.chamfer import surface_metrics
 
     method, features, rows, args = STATE["method"], STATE["features"], STATE["rows"], STATE["args"]
     deepsdf, encoder = method.deepsdf, method.encoder
@@ -192,7 +192,7 @@ def main() -> None:
     STATE.update(method=method, features=features, rows=rows, args=args)
     rows_out: list[dict] = []
     mean_mesh = method.mesh(method.deepsdf.mean_latent())
-    from sketch2shape.eval.chamfer import surface_metrics
+    from sketch2shape.metrics.chamfer import surface_metrics
 
     for item in items:
         metrics = surface_metrics(mean_mesh, item["truth"])

@@ -19,7 +19,8 @@ def main(cfg) -> None:
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.sdf_dataset import SDFDataModule
     from sketch2shape.models.callbacks import DeepSDFReport
-    from sketch2shape.utils.training import build_trainer, save_config
+    from sketch2shape.models.training import build_trainer
+    from sketch2shape.utils.training import save_config
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule = SDFDataModule(cfg.data.data_dir, **cfg.datamodule)

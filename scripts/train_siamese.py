@@ -22,7 +22,8 @@ def main(cfg) -> None:
     from sketch2shape.data.siamese_dataset import SiameseDataModule
     from sketch2shape.models.siamese_module import SiameseModule
     from sketch2shape.models.siamese_plots import save_training_curve
-    from sketch2shape.utils.training import build_trainer, save_config
+    from sketch2shape.models.training import build_trainer
+    from sketch2shape.utils.training import save_config
 
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

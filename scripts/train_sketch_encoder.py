@@ -42,7 +42,8 @@ def main(cfg) -> None:
         loss_settings,
     )
     from sketch2shape.optimize.reconstruct import load_deepsdf
-    from sketch2shape.utils.training import build_trainer, save_config
+    from sketch2shape.models.training import build_trainer
+    from sketch2shape.utils.training import save_config
 
     L.seed_everything(cfg.seed, workers=True)
     save_config(cfg, cfg.paths.output_dir)
@@ -92,7 +93,7 @@ def final_eval(cfg, module, deepsdf, ckpt_path) -> None:
         summarize,
         write_table,
     )
-    from sketch2shape.models.sketch_encoder import load_sketch_encoder
+    from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
     from sketch2shape.optimize.reconstruct import save_reconstruction_pictures
     from sketch2shape.utils.device import resolve_device
 

@@ -249,7 +249,7 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
 
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
-    from sketch2shape.models.siamese import load_siamese
+    from sketch2shape.models.siamese_module import load_siamese
     from sketch2shape.optimize.latent import LatentOptimSettings
     from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
     from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch

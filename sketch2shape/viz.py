@@ -1,4 +1,9 @@
-"""Pictures of results: mesh renders, image grids, training and optimization curves."""
+"""Pictures of results: mesh renders, image grids, training and optimization curves, retrieval galleries.
+
+Layer (``tests/test_import_layers.py``): above :mod:`sketch2shape.render` and :mod:`sketch2shape.utils`,
+which it uses, beside :mod:`sketch2shape.data`, and below the models, optimizers, evaluations and
+commands, which draw with it.
+"""
 
 from __future__ import annotations
 
@@ -98,3 +103,45 @@ def plot_curves(path: str | Path, curves: dict[str, Sequence[float] | tuple[Sequ
 
 def save_image_strip(path: str | Path, images: Sequence[np.ndarray]) -> None:
     save_image(path, image_grid([list(images)]))
+
+
+# --- retrieval gallery (sketch2shape.metrics.retrieval scores it) ------------------------------
+def _framed(image: np.ndarray, color: tuple[int, int, int] | None, width: int) -> np.ndarray:
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    out = np.full((image.shape[0] + 2 * width, image.shape[1] + 2 * width, 3), 255, dtype=np.uint8)
+    if color is not None:
+        out[:] = color
+    out[width:-width, width:-width] = image
+    return out
+
+
+def gallery_image(
+    query_images: Sequence[np.ndarray],
+    result_images: Sequence[Sequence[np.ndarray]],
+    hits: np.ndarray,
+    frame: int = 4,
+    gap: int = 8,
+) -> np.ndarray:
+    """A uint8 grid: each row a query sketch, then its results framed green (hit) or red (miss).
+
+    ``query_images[i]`` is ``(H, W)`` or ``(H, W, 3)`` uint8, ``result_images[i][j]`` ``(H, W, 3)``
+    uint8 and ``hits[i, j]`` whether result j of query i is from the query's shape.
+    """
+    rows = []
+    for query, results, row_hits in zip(query_images, result_images, np.asarray(hits, dtype=bool)):
+        cells = [_framed(query, (80, 80, 80), frame), np.full((query.shape[0] + 2 * frame, gap, 3), 255, np.uint8)]
+        for image, hit in zip(results, row_hits):
+            cells.append(_framed(image, (0, 170, 0) if hit else (220, 0, 0), frame))
+        rows.append(np.concatenate(cells, axis=1))
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+    spacer = np.full((gap, width, 3), 255, np.uint8)
+    return np.concatenate([part for row in rows for part in (row, spacer)][:-1], axis=0)
+
+
+def save_gallery(path: str | Path, *args, **kwargs) -> np.ndarray:
+    """Write :func:`gallery_image` to ``path`` (atomically) and return it."""
+    image = gallery_image(*args, **kwargs)
+    save_image(path, image)
+    return image

@@ -76,7 +76,7 @@ def test_device_sets_the_lightning_trainer(monkeypatch):
 def test_build_trainer_uses_device(tmp_path):
     from lightning.pytorch.accelerators import CPUAccelerator
 
-    from sketch2shape.utils.training import build_trainer
+    from sketch2shape.models.training import build_trainer
 
     cfg = compose("train_deepsdf", ["device=cpu", f"paths.output_dir={tmp_path}", "logger=csv"])
     assert isinstance(build_trainer(cfg).accelerator, CPUAccelerator)

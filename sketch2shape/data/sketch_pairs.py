@@ -168,18 +168,32 @@ class _Job:
 
 
 class PairMaker:
-    """Writes the shards of one pairs folder (see the module docstring); picklable for workers."""
+    """Writes the shards of one pairs folder (see the module docstring); picklable for workers.
 
-    def __init__(self, layout_root: str, settings: PairSettings, seed: int, decoder_state: dict | None = None, decoder_args: dict | None = None) -> None:
+    The decoder travels as its class, constructor arguments and weights (``decoder_class``,
+    ``decoder_args``, ``decoder_state``) and is rebuilt once per worker: a weight-normed module
+    cannot be pickled itself. The class comes from the DeepSDF model the caller passes, so this
+    data module needs no import of :mod:`sketch2shape.models`.
+    """
+
+    def __init__(
+        self,
+        layout_root: str,
+        settings: PairSettings,
+        seed: int,
+        decoder_state: dict | None = None,
+        decoder_args: dict | None = None,
+        decoder_class: type | None = None,
+    ) -> None:
         self.layout_root, self.settings, self.seed = layout_root, settings, int(seed)
-        self.decoder_state, self.decoder_args = decoder_state, decoder_args
+        self.decoder_state, self.decoder_args, self.decoder_class = decoder_state, decoder_args, decoder_class
         self._decoder = None
 
     def decoder(self):
         if self._decoder is None:
-            from sketch2shape.models.deepsdf import DeepSDFDecoder
-
-            decoder = DeepSDFDecoder(**self.decoder_args)
+            if self.decoder_class is None:
+                raise ValueError("decoded shapes need the DeepSDF decoder: PairMaker(..., decoder_class=type(deepsdf.decoder))")
+            decoder = self.decoder_class(**self.decoder_args)
             decoder.load_state_dict(self.decoder_state)
             self._decoder = decoder.eval().requires_grad_(False)
         return self._decoder
@@ -286,7 +300,7 @@ def make_sketch_pairs(
     decoder = deepsdf.decoder
     args = {"latent_dim": decoder.latent_dim, **{k: v for k, v in (deepsdf.hparams.get("decoder") or {}).items() if k != "latent_dim"}}
     state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
-    maker = PairMaker(str(layout.root), settings, seed, state, args)
+    maker = PairMaker(str(layout.root), settings, seed, state, args, type(decoder))
     problems: list[str] = []
     progress = tqdm(total=len(todo), desc="sketch pairs", unit="shard")
     if workers > 1 and len(todo) > 1:

@@ -20,12 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from sketch2shape.eval.retrieval import (
-    per_view_table,
-    retrieval_metrics,
-    save_gallery,
-    search_labels,
-)
+from sketch2shape.metrics.retrieval import per_view_table, retrieval_metrics, search_labels
+from sketch2shape.viz import save_gallery
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ class MethodFactory:
     """Builds the configured methods, loading each checkpoint and index once."""
 
     def __init__(self, cfg, run: ReconstructionRun) -> None:
-        from sketch2shape.models.siamese import load_siamese
+        from sketch2shape.models.siamese_module import load_siamese
 
         self.cfg, self.run = cfg, run
         self.cameras = dataset_cameras(run.layout)

@@ -23,7 +23,7 @@ class EpochHistory(L.Callback):
     The history is part of the checkpoint, so a run resumed from it continues the same history
     (true epoch numbers, the epochs before the resume included); after every epoch it is written
     to ``<out_dir>/epoch_metrics.csv`` (one row per epoch: ``epoch``, ``step``, metrics).
-    ``sketch2shape.utils.training.build_trainer`` adds one to every training.
+    ``sketch2shape.models.training.build_trainer`` adds one to every training.
     """
 
     def __init__(self, out_dir: str | Path) -> None:

@@ -26,7 +26,6 @@ torchvision is installed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -320,13 +319,3 @@ def untrained_net(net_kwargs: Mapping[str, Any], seed: int = 0) -> SiameseNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return SiameseNet(**dict(net_kwargs))
-
-
-def load_siamese(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SiameseNet:
-    """The trained :class:`SiameseNet` of a ``train_siamese`` checkpoint, in eval mode, frozen."""
-    from sketch2shape.models.siamese_module import SiameseModule
-
-    module = SiameseModule.load_from_checkpoint(str(ckpt_path), map_location=torch.device(device))
-    net = module.net.eval()
-    net.requires_grad_(False)
-    return net

@@ -10,32 +10,28 @@ Validation is retrieval (val sketches against train+val normal maps) logged as `
 and ``val/recall@k`` every epoch.
 
 Everything needed to rebuild the network is in the hyperparameters, so
-``SiameseModule.load_from_checkpoint(path)`` needs no other input; see
-:func:`sketch2shape.models.siamese.load_siamese` for the network alone.
+``SiameseModule.load_from_checkpoint(path)`` needs no other input; :func:`load_siamese` returns
+the network alone (frozen, eval mode).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from sketch2shape.data.augment import PairAugment
-from sketch2shape.eval.retrieval import retrieval_metrics, search_labels
+from sketch2shape.metrics.retrieval import retrieval_metrics, search_labels
 from sketch2shape.models.siamese import SiameseNet
+from sketch2shape.utils.config import plain
 
 PAIRS = ("cross", "joint")
-
-
-def _plain(node: Any) -> Any:
-    """Config nodes as plain containers (checkpoints then load without OmegaConf objects)."""
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, total_epochs: int, warmup_epochs: int = 2, min_lr_ratio: float = 0.02):
@@ -69,7 +65,7 @@ class SiameseModule(L.LightningModule):
         super().__init__()
         if pairs not in PAIRS:
             raise ValueError(f"model.pairs={pairs!r}; accepted: {', '.join(PAIRS)}")
-        net, loss, miner, optimizer, scheduler, augment = map(_plain, (net, loss, miner, optimizer, scheduler, augment))
+        net, loss, miner, optimizer, scheduler, augment = map(plain, (net, loss, miner, optimizer, scheduler, augment))
         self.save_hyperparameters(
             {"net": net, "loss": loss, "miner": miner, "optimizer": optimizer, "scheduler": scheduler,
              "augment": augment, "pairs": pairs, "ks": list(ks), "data_name": data_name}
@@ -133,3 +129,11 @@ class SiameseModule(L.LightningModule):
             return optimizer
         scheduler = instantiate(self.hparams.scheduler)(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def load_siamese(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SiameseNet:
+    """The trained :class:`SiameseNet` of a ``train_siamese`` checkpoint, in eval mode, frozen."""
+    module = SiameseModule.load_from_checkpoint(str(ckpt_path), map_location=torch.device(device))
+    net = module.net.eval()
+    net.requires_grad_(False)
+    return net

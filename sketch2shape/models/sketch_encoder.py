@@ -12,7 +12,7 @@ Output: ``(B, D)`` codes, ``D`` the DeepSDF checkpoint's ``latent_dim``.
 
 ::
 
-    from sketch2shape.models.sketch_encoder import load_sketch_encoder
+    from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 
     encoder = load_sketch_encoder("logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt", "cpu")
     encoder.check_compatible(deepsdf, data_name="procedural_chair_16")  # same DeepSDF codes, same data
@@ -239,7 +239,7 @@ class SketchEncoderNet(nn.Module):
         """DeepSDF codes ``(B, D)`` of sketches ``(B, 1, H, W)`` float in [0, 1] (ink 0, paper 1), any ``H, W``.
 
         Images are moved to the encoder's device; the codes come back there. Call it on a net in
-        eval mode (:func:`load_sketch_encoder` returns one) for deterministic codes; wrap it in
+        eval mode (:func:`~sketch2shape.models.sketch_encoder_module.load_sketch_encoder` returns one) for deterministic codes; wrap it in
         ``torch.no_grad()`` unless gradients to the images are wanted.
         """
         return self(images.to(self.codes.device))
@@ -261,23 +261,3 @@ class SketchEncoderNet(nn.Module):
                 "the DeepSDF checkpoint's codes are not the ones the sketch encoder was trained on (latent table hash differs): "
                 f"train it with deepsdf_ckpt_path={info.get('ckpt_path')} or retrain the encoder for this checkpoint"
             )
-
-
-def load_sketch_encoder(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SketchEncoderNet:
-    """The trained :class:`SketchEncoderNet` of a ``train_sketch_encoder`` checkpoint, eval mode, frozen.
-
-    ``net.deepsdf`` tells which DeepSDF checkpoint its codes belong to; check with
-    :meth:`SketchEncoderNet.check_compatible` before decoding its codes.
-    """
-    from sketch2shape.models.sketch_encoder_module import SketchEncoderModule
-
-    path = Path(str(ckpt_path))
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"sketch encoder checkpoint {path} does not exist; train one with scripts/train_sketch_encoder.py "
-            "(logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt)"
-        )
-    module = SketchEncoderModule.load_from_checkpoint(str(path), map_location=torch.device(device))
-    net = module.net.eval()
-    net.requires_grad_(False)
-    return net

@@ -26,6 +26,7 @@ checkpoint (the checkpoint holds the code table, see :class:`SketchEncoderNet`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -35,8 +36,8 @@ from torch import Tensor, nn
 
 from sketch2shape.data.augment import SketchAugment
 from sketch2shape.models.deepsdf_module import clamped_l1
-from sketch2shape.models.siamese_module import _plain
 from sketch2shape.models.sketch_encoder import SketchEncoderNet
+from sketch2shape.utils.config import plain
 
 LATENT_LOSSES = ("mse", "l1")
 DEFAULT_LOSS = {"latent": "mse", "latent_weight": 1.0, "sdf_weight": 0.0, "sdf_points": 256, "sdf_clamp": 0.1}
@@ -71,7 +72,7 @@ class SketchEncoderModule(L.LightningModule):
         ``num_codes``); ``optimizer`` / ``scheduler`` are ``_partial_`` specs with a ``_target_``;
         ``data_name`` and ``seed`` are recorded. Call :meth:`set_codes` before training."""
         super().__init__()
-        net, deepsdf, loss, optimizer, scheduler, augment = map(_plain, (net, deepsdf, loss, optimizer, scheduler, augment))
+        net, deepsdf, loss, optimizer, scheduler, augment = map(plain, (net, deepsdf, loss, optimizer, scheduler, augment))
         deepsdf = dict(deepsdf or {})
         for key in ("latent_dim", "num_codes"):
             if key not in deepsdf:
@@ -187,3 +188,21 @@ class SketchEncoderModule(L.LightningModule):
             return optimizer
         scheduler = instantiate(self.hparams.scheduler)(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def load_sketch_encoder(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SketchEncoderNet:
+    """The trained :class:`SketchEncoderNet` of a ``train_sketch_encoder`` checkpoint, eval mode, frozen.
+
+    ``net.deepsdf`` tells which DeepSDF checkpoint its codes belong to; check with
+    :meth:`SketchEncoderNet.check_compatible` before decoding its codes.
+    """
+    path = Path(str(ckpt_path))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"sketch encoder checkpoint {path} does not exist; train one with scripts/train_sketch_encoder.py "
+            "(logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt)"
+        )
+    module = SketchEncoderModule.load_from_checkpoint(str(path), map_location=torch.device(device))
+    net = module.net.eval()
+    net.requires_grad_(False)
+    return net

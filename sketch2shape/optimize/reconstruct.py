@@ -19,7 +19,7 @@ import trimesh
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
-from sketch2shape.eval.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
+from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
 from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent

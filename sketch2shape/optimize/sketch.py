@@ -197,7 +197,7 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
     index = RetrievalIndex(siamese, layout, model.train_obj_ids, views, device) if init == "retrieval" else None
     encoder = None
     if init == "encoder":
-        from sketch2shape.models.sketch_encoder import load_sketch_encoder
+        from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 
         path = cfg.get("encoder_ckpt_path")
         if not path or not Path(str(path)).is_file():
@@ -211,7 +211,7 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
 
 
 def optimize_sketch(cfg) -> str:
-    from sketch2shape.models.siamese import load_siamese
+    from sketch2shape.models.siamese_module import load_siamese
 
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketch2shape.eval.chamfer import chamfer_distance, fscore, surface_metrics
+from sketch2shape.metrics.chamfer import chamfer_distance, fscore, surface_metrics
 
 
 def test_identical_point_sets_have_zero_chamfer():

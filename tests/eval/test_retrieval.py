@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2shape.eval.retrieval import (
+from sketch2shape.eval.siamese_eval import newest_checkpoint, raw_pixel_embedding
+from sketch2shape.metrics.retrieval import (
     RetrievalIndex,
-    gallery_image,
     hit_at_k,
     per_view_table,
     recall_at_k,
     retrieval_metrics,
     search_labels,
 )
-from sketch2shape.eval.siamese_eval import newest_checkpoint, raw_pixel_embedding
+from sketch2shape.viz import gallery_image
 
 
 def test_recall_and_hit_on_a_hand_made_distance_matrix():

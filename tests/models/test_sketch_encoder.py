@@ -19,10 +19,9 @@ from sketch2shape.models.sketch_encoder import (
     check_deepsdf_data,
     deepsdf_record,
     latents_fingerprint,
-    load_sketch_encoder,
     require_deepsdf_ckpt,
 )
-from sketch2shape.models.sketch_encoder_module import SketchEncoderModule
+from sketch2shape.models.sketch_encoder_module import SketchEncoderModule, load_sketch_encoder
 from sketch2shape.utils.io import save_npy
 from tests.conftest import REPO_ROOT
 from tests.models.tiny_siamese_data import TINY_NET, write_tiny_dataset
