@@ -269,24 +269,34 @@ class SketchToShape:
         return result
 
     @staticmethod
-    def _place(outline: np.ndarray, silhouette: np.ndarray, size: int) -> np.ndarray:
-        """The sketch's filled outline (bool, any size) moved and scaled onto the silhouette's
-        bounding box, as float coverage ``(size, size)`` in [0, 1] (area resampling)."""
+    def _placement(outline: np.ndarray, silhouette: np.ndarray, size: int):
+        """``(box, target)`` for :func:`place_box` that puts the outline's bounding box onto the
+        silhouette's in a ``size`` image, or None when either is empty."""
         outline_box, shape_box = bounding_box(outline), bounding_box(silhouette)
-        image = outline.astype(np.float32)
         if outline_box is None or shape_box is None:
-            return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            return None
         y0, y1, x0, x1 = shape_box
         ratio = size / silhouette.shape[0]
-        target = ((y0 + y1 + 1) / 2.0 * ratio, (x0 + x1 + 1) / 2.0 * ratio, max(y1 - y0 + 1, x1 - x0 + 1) * ratio)
-        return place_box(image, outline_box, target, size, 0)
+        return outline_box, ((y0 + y1 + 1) / 2.0 * ratio, (x0 + x1 + 1) / 2.0 * ratio, max(y1 - y0 + 1, x1 - x0 + 1) * ratio)
+
+    @classmethod
+    def _place(cls, outline: np.ndarray, silhouette: np.ndarray, size: int) -> np.ndarray:
+        """The sketch's filled outline (bool, any size) moved and scaled onto the silhouette's
+        bounding box, as float coverage ``(size, size)`` in [0, 1] (area resampling)."""
+        placement = cls._placement(outline, silhouette, size)
+        image = outline.astype(np.float32)
+        if placement is None:
+            return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        return place_box(image, *placement, size, 0)
 
     def _refine(self, latent: torch.Tensor, sketch: np.ndarray, outline: np.ndarray, silhouette: np.ndarray, camera: Camera, on_step) -> tuple[torch.Tensor, list[dict[str, float]]]:
         settings = self.refine_settings
         resolution = settings.resolution
         render_camera = camera.with_resolution(resolution)
         region = torch.from_numpy(self._place(outline, silhouette, resolution)).clamp(0, 1).to(self.device)
-        sketch_t = from_uint8(cv2.resize(sketch, (resolution, resolution), interpolation=cv2.INTER_AREA))
+        placement = self._placement(outline, silhouette, resolution)
+        placed = place_box(sketch, *placement, resolution, 255) if placement else cv2.resize(sketch, (resolution, resolution), interpolation=cv2.INTER_AREA)
+        sketch_t = from_uint8(placed)
         embedding = None
         if settings.distance_weight > 0 and self.siamese is not None:
             with torch.no_grad():
