@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from sketch2shape.utils.config import check_keys, dataclass_kwargs, field_names, plain
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator | None) -> Tensor:
@@ -200,22 +202,18 @@ class AugmentSettings:
     jitter: dict = field(default_factory=lambda: {"prob": 0.5, "magnitude": 0.006, "grid": 6})
 
     @classmethod
-    def from_config(cls, node: Mapping[str, Any] | None) -> AugmentSettings:
-        node = dict(node or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(node) - known)
-        if unknown:
-            raise ValueError(f"unknown augment key(s) {unknown}; accepted: {', '.join(sorted(known))}")
+    def from_config(cls, node: Mapping[str, Any] | None, where: str = "model.augment") -> AugmentSettings:
+        """From an ``augment:`` node, each augmentation's mapping merged over its defaults; an
+        unknown key, also inside an augmentation, raises :class:`~sketch2shape.utils.config.ConfigError`."""
+        node = dataclass_kwargs(cls, node, where)
         defaults = cls()
         merged = {}
-        for name in known:
+        for name in field_names(cls):
             default = getattr(defaults, name)
             value = node.get(name, default)
             if isinstance(default, dict):
-                value = dict(value or {})
-                bad = sorted(set(value) - set(default))
-                if bad:
-                    raise ValueError(f"augment.{name}: unknown key(s) {bad}; accepted: {', '.join(default)}")
+                value = dict(plain(value) or {})
+                check_keys(value, default, f"{where}.{name}")
                 value = {**default, **value}
             merged[name] = value
         return cls(**merged)

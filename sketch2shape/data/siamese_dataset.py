@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo, usable_shapes
+from sketch2shape.utils.config import dataclass_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +180,9 @@ class LoaderSettings:
     gallery_splits: tuple[str, ...] = ("train", "val")
 
     @classmethod
-    def from_config(cls, node) -> LoaderSettings:
-        node = dict(node or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(node) - known)
-        if unknown:
-            raise ValueError(f"unknown loader key(s) {unknown}; accepted: {', '.join(sorted(known))}")
+    def from_config(cls, node, where: str = "model.loader") -> LoaderSettings:
+        """From a ``loader:`` node; an unknown key raises :class:`~sketch2shape.utils.config.ConfigError`."""
+        node = dataclass_kwargs(cls, node, where)
         if "gallery_splits" in node:
             node["gallery_splits"] = tuple(node["gallery_splits"])
         return cls(**node)

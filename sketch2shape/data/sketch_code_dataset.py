@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
 from sketch2shape.data.siamese_dataset import _read, count_views
+from sketch2shape.utils.config import dataclass_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,9 @@ class SketchCodeLoaderSettings:
     num_workers: int = 0  # everything is cached in memory; workers only add process overhead
 
     @classmethod
-    def from_config(cls, node: Mapping[str, Any] | None) -> SketchCodeLoaderSettings:
-        node = dict(node or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(node) - known)
-        if unknown:
-            raise ValueError(f"unknown loader key(s) {unknown}; accepted: {', '.join(sorted(known))}")
+    def from_config(cls, node: Mapping[str, Any] | None, where: str = "model.loader") -> SketchCodeLoaderSettings:
+        """From a ``loader:`` node; an unknown key raises :class:`~sketch2shape.utils.config.ConfigError`."""
+        node = dataclass_kwargs(cls, node, where)
         if "val_views" in node:
             node["val_views"] = [int(v) for v in node["val_views"] or []]
         return cls(**node)

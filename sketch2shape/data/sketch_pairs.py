@@ -45,6 +45,7 @@ from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import normals_to_image, to_uint8
 from sketch2shape.render.sketch import SketchSettings, sketch_from_normal_map
+from sketch2shape.utils.config import dataclass_kwargs
 from sketch2shape.utils.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -115,16 +116,8 @@ class PairSettings:
     def from_config(cls, node: Any) -> PairSettings:
         """From a mapping (``pairs:`` of ``conf/make_sketch_pairs.yaml``); unknown keys raise
         ``ValueError`` naming them and the accepted keys."""
-        values = dict(node or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown pairs key(s) {unknown}; accepted: {', '.join(sorted(known))}")
-        view_values = dict(values.pop("views", None) or {})
-        view_known = set(ViewSampling.__dataclass_fields__)
-        bad = sorted(set(view_values) - view_known)
-        if bad:
-            raise ValueError(f"unknown pairs.views key(s) {bad}; accepted: {', '.join(sorted(view_known))}")
+        values = dataclass_kwargs(cls, node, "pairs")
+        view_values = dataclass_kwargs(ViewSampling, values.pop("views", None), "pairs.views")
         for key in ("azimuth_deg", "front_azimuth_deg", "elevation_deg"):
             if key in view_values:
                 view_values[key] = tuple(float(v) for v in view_values[key])

@@ -23,16 +23,25 @@ from omegaconf import OmegaConf
 
 from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.data.sdf_dataset import load_sdf_samples
-from sketch2shape.optimize.latent import LatentOptimSettings, Objective, SDFObjective
-from sketch2shape.optimize.normals import NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
+from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, Objective, SDFObjective
+from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
 from sketch2shape.optimize.reconstruct import MeshSettings, ReconstructionRun, reconstruct_shape
 from sketch2shape.optimize.sdf import start_latent_fn
-from sketch2shape.optimize.sketch import INIT_MODES, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
+from sketch2shape.optimize.sketch import INIT_MODES, SKETCH_LOSS_KEYS, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
+from sketch2shape.utils.config import check_keys
 from sketch2shape.utils.io import atomic_path, save_mesh, write_text
 
 log = logging.getLogger(__name__)
 
 KINDS = ("start", "sketch", "normals", "deepsdf")
+# The keys a method of each kind reads (its kind's block merged with its own entry).
+_SKETCH_KEYS = ("kind", "about", "init", "sketch_views", "render", "optim", *SKETCH_LOSS_KEYS)
+METHOD_KEYS = {
+    "start": _SKETCH_KEYS,
+    "sketch": _SKETCH_KEYS,
+    "normals": ("kind", "about", "views", "render", "loss", "optim"),
+    "deepsdf": ("kind", "about", "init", "init_points", "optim"),
+}
 RESULT_COLUMNS = ["method", "split", "obj_id", "chamfer", "fscore", "seconds"]
 
 
@@ -47,14 +56,33 @@ class Method:
 
 
 def method_settings(cfg, name: str) -> dict:
-    """A method's settings: the block of its kind (``cfg.<kind>``) overridden by its own entry."""
+    """A method's settings: the block of its kind (``cfg.<kind>``) overridden by its own entry.
+
+    Keys a method of its kind does not read (:data:`METHOD_KEYS`) raise
+    :class:`~sketch2shape.utils.config.ConfigError`.
+    """
     entry = OmegaConf.to_container(cfg.methods[name], resolve=True)
     kind = entry.get("kind")
     if kind not in KINDS:
         raise ValueError(f"methods.{name}.kind={kind!r}; accepted: {', '.join(KINDS)}")
     base = OmegaConf.to_container(cfg[kind], resolve=True) if kind in cfg and cfg[kind] is not None else {}
+    check_keys(base, METHOD_KEYS[kind], kind)
+    check_keys(entry, METHOD_KEYS[kind], f"methods.{name}")
     entry.pop("about", None)
     return {**base, **entry}
+
+
+def check_method(cfg, name: str) -> dict:
+    """:func:`method_settings` with its ``optim``, ``render`` and ``loss`` nodes checked too, so a
+    wrong key stops the run before any model is loaded; returns the settings."""
+    s = method_settings(cfg, name)
+    kind = s["kind"]
+    LatentOptimSettings.from_config(s.get("optim") or {}, f"methods.{name}.optim ({kind}.optim)", SDF_OPTIM_KEYS if kind == "deepsdf" else ())
+    if "render" in s:
+        tracing_settings(s["render"], f"methods.{name}.render ({kind}.render)")
+    if kind == "normals":
+        check_keys(s.get("loss") or {}, NORMAL_LOSS_KEYS, f"methods.{name}.loss ({kind}.loss)")
+    return s
 
 
 class MethodFactory:
@@ -96,7 +124,7 @@ class MethodFactory:
             raise ValueError(f"methods.{name}.init={init!r}; accepted: {', '.join(INIT_MODES)}")
         views = check_views(s["sketch_views"], len(self.cameras), f"methods.{name}.sketch_views")
         render = s["render"]
-        tracing = tracing_settings(render)
+        tracing = tracing_settings(render, f"methods.{name}.render")
         views_of = sketch_views_loader(run.layout, self.siamese, self.cameras, views, int(render["resolution"]), run.device)
         index, encoder = self.start_models(init)
 
@@ -107,12 +135,12 @@ class MethodFactory:
             return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, float(s.get("silhouette_weight", 0.0)), float(s.get("distance_weight", 1.0)))
 
         optimized = s["kind"] == "sketch"
-        return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"]))
+        return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim"))
 
     def _normals(self, name: str, s: dict) -> Method:
         model, run = self.run.model, self.run
         views = check_views(s["views"], len(self.cameras), f"methods.{name}.views")
-        tracing = tracing_settings(s["render"])
+        tracing = tracing_settings(s["render"], f"methods.{name}.render")
         mean = model.mean_latent()
         targets_of = normal_targets_loader(run.layout, self.cameras, views, int(s["render"]["resolution"]), run.device)
 
@@ -120,7 +148,7 @@ class MethodFactory:
             loss = s["loss"]
             return NormalMapObjective(model.decoder, targets_of(obj_id), tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(self.cfg.seed))
 
-        return Method(name, lambda obj_id: mean.clone(), objective, LatentOptimSettings.from_config(s["optim"]))
+        return Method(name, lambda obj_id: mean.clone(), objective, LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim"))
 
     def _deepsdf(self, name: str, s: dict) -> Method:
         model, run = self.run.model, self.run
@@ -135,7 +163,7 @@ class MethodFactory:
         def objective(obj_id: str) -> SDFObjective:
             return SDFObjective(model.decoder, samples_of(obj_id), int(optim["points_per_step"]), float(optim.get("clamp", 0.1)), seed=int(self.cfg.seed))
 
-        return Method(name, start, objective, LatentOptimSettings.from_config(optim))
+        return Method(name, start, objective, LatentOptimSettings.from_config(optim, f"methods.{name}.optim", SDF_OPTIM_KEYS))
 
 
 def read_previous_results(resume_from) -> pd.DataFrame:
@@ -199,10 +227,12 @@ def save_comparison_picture(path: Path, layout, meshes: dict[tuple[str, str], ob
 
 
 def eval_sketch_to_shape(cfg) -> str:
+    methods = [name for name in cfg.methods if cfg.methods[name] is not None]
+    for name in methods:
+        check_method(cfg, name)  # every method's settings, before anything is loaded
     run = ReconstructionRun.from_config(cfg)
     metainfo = read_metainfo(run.layout.metainfo)
     splits = list(cfg.splits)
-    methods = [name for name in cfg.methods if cfg.methods[name] is not None]
     factory = MethodFactory(cfg, run)
     built = [factory.build(name) for name in methods]
     mesh_settings = MeshSettings.from_config(cfg.mesh)

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from sketch2shape.data.augment import SketchAugment
 from sketch2shape.models.deepsdf_module import clamped_l1
 from sketch2shape.models.sketch_encoder import SketchEncoderNet
-from sketch2shape.utils.config import plain
+from sketch2shape.utils.config import check_keys, plain
 
 LATENT_LOSSES = ("mse", "l1")
 DEFAULT_LOSS = {"latent": "mse", "latent_weight": 1.0, "sdf_weight": 0.0, "sdf_points": 256, "sdf_clamp": 0.1}
@@ -45,10 +45,8 @@ DEFAULT_LOSS = {"latent": "mse", "latent_weight": 1.0, "sdf_weight": 0.0, "sdf_p
 
 def loss_settings(node: Mapping[str, Any] | None) -> dict[str, Any]:
     """``loss:`` of ``conf/model/sketch_encoder.yaml`` merged over :data:`DEFAULT_LOSS`, validated."""
-    node = dict(node or {})
-    unknown = sorted(set(node) - set(DEFAULT_LOSS))
-    if unknown:
-        raise ValueError(f"unknown model.loss key(s) {unknown}; accepted: {', '.join(DEFAULT_LOSS)}")
+    node = dict(plain(node) or {})
+    check_keys(node, DEFAULT_LOSS, "model.loss")
     merged = {**DEFAULT_LOSS, **node}
     if merged["latent"] not in LATENT_LOSSES:
         raise ValueError(f"model.loss.latent={merged['latent']!r}; accepted: {', '.join(LATENT_LOSSES)}")

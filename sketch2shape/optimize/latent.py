@@ -14,6 +14,10 @@ import torch
 from tqdm import tqdm
 
 from sketch2shape.models.deepsdf_module import clamped_l1
+from sketch2shape.utils.config import dataclass_kwargs
+
+# Keys of an ``optim:`` node that :class:`SDFObjective` reads (optimize_deepsdf), not the loop.
+SDF_OPTIM_KEYS = ("points_per_step", "clamp")
 
 # An objective maps (latent (D,), step) to named loss terms; "loss" is the one optimized.
 Objective = Callable[[torch.Tensor, int], dict[str, torch.Tensor]]
@@ -31,9 +35,11 @@ class LatentOptimSettings:
     keep_best: bool = False
 
     @classmethod
-    def from_config(cls, node) -> "LatentOptimSettings":
-        keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in dict(node).items() if k in keys})
+    def from_config(cls, node, where: str = "optim", extra: tuple[str, ...] = ()) -> "LatentOptimSettings":
+        """From an ``optim:`` config node (``where`` names it in errors). A key that is no field
+        raises :class:`~sketch2shape.utils.config.ConfigError`, except those in ``extra``: keys of
+        the same node another reader uses (:data:`SDF_OPTIM_KEYS`)."""
+        return cls(**dataclass_kwargs(cls, node, where, extra))
 
 
 @dataclass

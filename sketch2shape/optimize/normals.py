@@ -22,6 +22,7 @@ from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.render.camera import Camera, cameras_from_json
 from sketch2shape.render.shading import downsample_normals, from_uint8, image_to_normals, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings, render
+from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
 
 
 def dataset_cameras(layout: DatasetLayout) -> list[Camera]:
@@ -113,15 +114,23 @@ def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: 
         plot_curves(out_dir / "views" / f"{recon.obj_id}_loss.png", curves, xlabel="step", title=f"{recon.obj_id} loss")
 
 
-def tracing_settings(node) -> TracingSettings:
-    return TracingSettings(**{k: v for k, v in dict(node).items() if k in TracingSettings.__dataclass_fields__})
+# The ``loss:`` node of optimize_normals (and of eval_sketch_to_shape's normals methods).
+NORMAL_LOSS_KEYS = ("normal_weight", "silhouette_weight", "views_per_step")
+
+
+def tracing_settings(node, where: str = "render") -> TracingSettings:
+    """The sphere-tracing settings of a ``render:`` node (its ``resolution`` is read by the
+    callers); any other key that is no :class:`TracingSettings` field raises
+    :class:`~sketch2shape.utils.config.ConfigError` naming it and ``where``."""
+    return TracingSettings(**dataclass_kwargs(TracingSettings, node, where, extra=("resolution",)))
 
 
 def optimize_normals(cfg) -> str:
+    tracing = tracing_settings(cfg.render)
+    check_keys(plain(cfg.loss), NORMAL_LOSS_KEYS, "loss")
     run = ReconstructionRun.from_config(cfg)
     cameras = dataset_cameras(run.layout)
     views = check_views(cfg.views, len(cameras))
-    tracing = tracing_settings(cfg.render)
     resolution = int(cfg.render.resolution)
     init_fn = start_latent_fn(run.model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name)
 

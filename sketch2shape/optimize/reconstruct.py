@@ -23,6 +23,7 @@ from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surfa
 from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
+from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
 from sketch2shape.utils.io import atomic_path, save_mesh
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,10 @@ class MeshSettings:
     batch_size: int = 65536
 
     @classmethod
-    def from_config(cls, node) -> "MeshSettings":
-        values = {k: v for k, v in dict(node).items() if k in cls.__dataclass_fields__}
+    def from_config(cls, node, where: str = "mesh") -> "MeshSettings":
+        """From a ``mesh:`` config node; a key that is no field raises
+        :class:`~sketch2shape.utils.config.ConfigError` naming it, ``where`` and the fields."""
+        values = dataclass_kwargs(cls, node, where)
         if "strides" in values:
             values["strides"] = tuple(int(s) for s in values["strides"])
         return cls(**values)
@@ -165,6 +168,20 @@ def describe(table: pd.DataFrame, split: str) -> str:
         f"{len(chamfer)} shapes of {split}: chamfer x1000 mean {chamfer.mean():.3f} median {chamfer.median():.3f}; "
         f"F-score@{FSCORE_THRESHOLD} mean {fscores.mean():.3f}"
     )
+
+
+# The ``metrics:`` node of the optimize_* configs: keyword arguments of run_reconstructions.
+METRICS_KEYS = ("chamfer_points", "fscore_threshold")
+
+
+def run_settings(cfg, optim_extra: tuple[str, ...] = ()) -> tuple[LatentOptimSettings | None, MeshSettings, dict]:
+    """The ``optim`` (None if the config has none), ``mesh`` and ``metrics`` settings of a run's
+    config, each node checked strictly (:mod:`sketch2shape.utils.config`); ``optim_extra`` are
+    ``optim`` keys the task's objective reads (e.g. :data:`~sketch2shape.optimize.latent.SDF_OPTIM_KEYS`)."""
+    optim = LatentOptimSettings.from_config(cfg.optim, "optim", optim_extra) if cfg.get("optim") is not None else None
+    metrics = dict(plain(cfg.get("metrics")) or {})
+    check_keys(metrics, METRICS_KEYS, "metrics")
+    return optim, MeshSettings.from_config(cfg.mesh), metrics
 
 
 def run_reconstructions(
@@ -243,29 +260,35 @@ class ReconstructionRun:
     split: str
     obj_ids: list[str]
     model: DeepSDF
+    optim_extra: tuple[str, ...] = ()  # optim keys the task's objective reads (see run_settings)
 
     @classmethod
-    def from_config(cls, cfg) -> "ReconstructionRun":
+    def from_config(cls, cfg, optim_extra: tuple[str, ...] = ()) -> "ReconstructionRun":
+        """Check the config's optim/mesh/metrics nodes (:func:`run_settings`: a wrong key stops
+        here, before anything is loaded), seed, pick the device and the shapes, load the model."""
         import lightning as L
 
         from sketch2shape.utils.device import resolve_device
         from sketch2shape.utils.training import save_config
 
+        run_settings(cfg, tuple(optim_extra))
         L.seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
         out_dir = Path(cfg.paths.output_dir)
         save_config(cfg, out_dir)
         layout = DatasetLayout.from_config(cfg.data)
         split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.get("split"), cfg.get("obj_ids"), layout.metainfo)
-        return cls(cfg, device, out_dir, layout, split, obj_ids, load_deepsdf(cfg.ckpt_path, device))
+        return cls(cfg, device, out_dir, layout, split, obj_ids, load_deepsdf(cfg.ckpt_path, device), tuple(optim_extra))
 
     def run(self, init_fn: Callable[[str], torch.Tensor], objective_fn: Callable[[str], Objective] | None) -> tuple[pd.DataFrame, list[Reconstruction]]:
         """Reconstruct every shape with the config's optim/mesh/metrics settings; write pictures."""
         cfg = self.cfg
+        optim, mesh, metrics = run_settings(cfg, self.optim_extra)
+        if optim is None:
+            raise ValueError("the config has no optim: node (the settings of the latent optimization)")
         table, recons = run_reconstructions(
             self.model, self.layout, self.split, self.obj_ids, init_fn, objective_fn,
-            LatentOptimSettings.from_config(cfg.optim), MeshSettings.from_config(cfg.mesh), self.out_dir,
-            save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **cfg.metrics,
+            optim, mesh, self.out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **metrics,
         )
         save_reconstruction_pictures(self.out_dir, self.layout, recons)
         return table, recons

@@ -6,7 +6,7 @@ import torch
 
 from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.models.deepsdf_module import DeepSDF, clamped_l1
-from sketch2shape.optimize.latent import SDFObjective
+from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, SDFObjective
 from sketch2shape.optimize.reconstruct import ReconstructionRun, as_bool
 
 # auto: the mean code on the train split (the README's mode 2 measures optimization from the mean
@@ -65,7 +65,7 @@ def start_latent_fn(model, prior_idx: bool, split: str, data_name: str, init: st
 
 
 def optimize_deepsdf(cfg) -> str:
-    run = ReconstructionRun.from_config(cfg)
+    run = ReconstructionRun.from_config(cfg, optim_extra=SDF_OPTIM_KEYS)
     model, optim = run.model, cfg.optim
 
     def samples_of(obj_id: str) -> torch.Tensor:

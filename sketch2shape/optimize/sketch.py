@@ -27,8 +27,11 @@ from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun,
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
+from sketch2shape.utils.config import check_keys, plain
 
 INIT_MODES = ("mean", "retrieval", "encoder")
+# The ``loss:`` node of optimize_sketch (and the weights of eval_sketch_to_shape's sketch methods).
+SKETCH_LOSS_KEYS = ("silhouette_weight", "distance_weight")
 
 
 def load_sketch(path: Path) -> torch.Tensor:
@@ -215,6 +218,8 @@ def optimize_sketch(cfg) -> str:
 
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
+    tracing = tracing_settings(cfg.render)
+    check_keys(plain(cfg.loss), SKETCH_LOSS_KEYS, "loss")
     if not cfg.siamese_ckpt_path or not Path(str(cfg.siamese_ckpt_path)).is_file():
         raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
     run = ReconstructionRun.from_config(cfg)
@@ -224,7 +229,6 @@ def optimize_sketch(cfg) -> str:
     cameras = dataset_cameras(layout)
     sketch_views = check_views(cfg.sketch_views, len(cameras), "sketch_views")
     unseen_view = check_views([cfg.unseen_view], len(cameras), "unseen_view")[0]
-    tracing = tracing_settings(cfg.render)
     resolution = int(cfg.render.resolution)
     views_of = sketch_views_loader(layout, siamese, cameras, sketch_views, resolution, device)
     index, encoder = load_start_models(cfg.init, cfg, model, siamese, layout, len(cameras), device)

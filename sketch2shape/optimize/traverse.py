@@ -8,6 +8,7 @@ import torch
 
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
+from sketch2shape.utils.config import check_keys, plain
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import save_image, save_mesh
 from sketch2shape.utils.training import save_config
@@ -34,12 +35,13 @@ def interpolate(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Ten
 def traverse_latent(cfg) -> str:
     from sketch2shape.viz import image_grid, render_mesh
 
+    settings = MeshSettings.from_config(cfg.mesh)  # a wrong key stops the task before any work
+    check_keys(plain(cfg.model), ("prior_idx_start", "prior_idx_end"), "model")
     out_dir = Path(cfg.paths.output_dir)
     save_config(cfg, out_dir)
     model = load_deepsdf(cfg.ckpt_path, resolve_device(cfg.device))
     start = code_at(model, cfg.model.prior_idx_start, "model.prior_idx_start")
     end = code_at(model, cfg.model.prior_idx_end, "model.prior_idx_end")
-    settings = MeshSettings.from_config(cfg.mesh)
     renders = []
     for step, latent in enumerate(interpolate(start, end, int(cfg.traversal_steps))):
         mesh = mesh_latent(model, latent, settings)

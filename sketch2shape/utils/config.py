@@ -36,7 +36,7 @@ def plain(node: Any) -> Any:
 
 
 def _suggestion(key: str, accepted: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -10,6 +10,12 @@ Every task takes ``device=auto|cpu|cuda|cuda:<index>`` (also where its config ha
 :func:`hydra_entry` checks it before the task starts and stops with a one-line message when it
 cannot be honoured (:func:`sketch2shape.utils.device.check_task_device`).
 
+A config key that nothing reads (``+data.preprocess_sdf.num_sampels=1000``: Hydra adds it without
+complaint) makes the task's ``from_config`` helpers raise
+:class:`sketch2shape.utils.config.ConfigError`; :func:`hydra_entry` turns it into a one-line exit
+``<task>: unknown <node> key '<key>' ...; accepted: ...`` (exit status 1, no traceback), also when
+it arrives wrapped in another exception (Hydra's ``instantiate`` wraps what a constructor raises).
+
 Run folders: ``conf/hydra/default.yaml`` names them by the second they start in, through the
 ``unique_dir`` resolver, which claims the folder atomically and appends ``_2``, ``_3``, ... when a
 run that started in the same second already has it.
@@ -108,17 +114,26 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
     """Decorate ``main(cfg)`` as a Hydra app over the project's ``conf/`` folder.
 
     ``device=`` is checked before ``main`` runs (see the module docstring); ``cpu_only`` marks a
-    task without GPU code, which says so when given ``device=cuda``.
+    task without GPU code, which says so when given ``device=cuda``. A
+    :class:`~sketch2shape.utils.config.ConfigError` from ``main`` (an unknown config key) ends the
+    task with a one-line message instead of a traceback.
     """
     import hydra
 
     def decorator(task: Callable) -> Callable[[], object]:
         @functools.wraps(task)
         def checked(cfg) -> object:
+            from sketch2shape.utils.config import find_config_error
             from sketch2shape.utils.device import check_task_device
 
             check_task_device(cfg, config_name, cpu_only=cpu_only)
-            return task(cfg)
+            try:
+                return task(cfg)
+            except Exception as err:
+                config_error = find_config_error(err)
+                if config_error is None:
+                    raise
+                raise SystemExit(f"{config_name}: {config_error}") from None
 
         @functools.wraps(task)
         def run() -> object:

@@ -170,7 +170,7 @@ def test_augment_is_seeded_and_changes_only_sketches_when_unpaired():
     assert torch.equal(a_n, normal)
     assert not torch.allclose(a_s, sketch)
     assert a_s.min() >= 0 and a_s.max() <= 1
-    with pytest.raises(ValueError, match="unknown augment key"):
+    with pytest.raises(ValueError, match="unknown model.augment key .blur.; accepted: breaks, enabled"):
         PairAugment({"blur": {}})
 
 

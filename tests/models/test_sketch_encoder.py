@@ -174,7 +174,7 @@ def test_views_are_held_out_for_validation(tiny):
     assert no_validation.val_dataloader() == []
     with pytest.raises(FileNotFoundError, match="no sketches"):
         SketchCodeDataModule(layout.root, ["not_a_shape"], {}).setup("fit")
-    with pytest.raises(ValueError, match="unknown loader key"):
+    with pytest.raises(ValueError, match="unknown model.loader key .views. \(did you mean .val_views.\?\); accepted"):
         SketchCodeDataModule(layout.root, obj_ids, {"views": [1]})
 
 

@@ -61,7 +61,11 @@ def preprocess_dataset(cfg) -> PreprocessSummary:
 
     Runs under the dataset's lock (:mod:`sketch2shape.data.preprocess.lock`; ``lock=fail|wait``
     says what to do when another run holds it) and first removes what a killed run left behind.
+    The settings are checked first (:func:`plan_from_config`): a misspelled key stops the run
+    before the lock is taken or any shape is made.
     """
+    cameras = cameras_from_config(cfg.data.camera, cfg.data.views)
+    plan = plan_from_config(cfg.data, cameras, seed=int(cfg.seed))
     root = Path(str(cfg.data.data_dir))
     shard = cfg.get("shard")
     with DatasetLock(root, shard=shard if not cfg.get("obj_ids") else None, mode=str(cfg.get("lock", "fail"))) as lock:
@@ -75,7 +79,5 @@ def preprocess_dataset(cfg) -> PreprocessSummary:
                 raise ValueError(f"obj_ids {unknown} are not in {layout.metainfo}")
             obj_ids = list(cfg.obj_ids)
         remove_stale_temps(layout, shard_ids(obj_ids, shard), whole_dataset=lock.exclusive)
-        cameras = cameras_from_config(cfg.data.camera, cfg.data.views)
-        plan = plan_from_config(cfg.data, cameras, seed=int(cfg.seed))
         results = run_preprocess(plan, obj_ids, workers=int(cfg.get("workers", 1)), shard=shard)
     return summarize(results)

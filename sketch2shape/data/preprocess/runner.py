@@ -23,8 +23,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.preprocess.steps import DEPENDS_ON, RUNNERS, STEPS, StepContext, step_outputs
+from sketch2shape.data.preprocess.steps import DEPENDS_ON, RUNNERS, STEPS, StepContext, check_step_settings, step_outputs
 from sketch2shape.render.camera import Camera, cameras_from_json, cameras_to_json
+from sketch2shape.utils.config import ConfigError
 from sketch2shape.utils.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,23 @@ def parse_skip(step: str, value: Any) -> Any:
 
 
 def plan_from_config(data_cfg, cameras: Sequence[Camera], seed: int) -> PreprocessPlan:
+    """The plan of a dataset's ``data:`` config node. Every ``preprocess_<step>`` node is checked
+    here (:func:`~sketch2shape.data.preprocess.steps.check_step_settings`): a key no step reads,
+    or a ``preprocess_*`` node of no step, raises :class:`~sketch2shape.utils.config.ConfigError`
+    before any shape is processed."""
     from omegaconf import OmegaConf
 
+    nodes = [str(k) for k in data_cfg.keys() if str(k).startswith("preprocess_")]
+    unknown = [k for k in nodes if k.removeprefix("preprocess_") not in STEPS]
+    if unknown:
+        accepted = ", ".join(f"preprocess_{s}" for s in STEPS)
+        raise ConfigError(f"unknown data node(s) {', '.join(unknown)}: no preprocessing step reads them; accepted: {accepted}")
     settings, skip = {}, {}
     for step in STEPS:
         node = data_cfg.get(f"preprocess_{step}")
         values = OmegaConf.to_container(node, resolve=True) if node is not None else {}
         skip[step] = parse_skip(step, values.pop("skip", "auto"))
+        check_step_settings(step, values)
         settings[step] = values
     return PreprocessPlan(
         root=str(Path(str(data_cfg.data_dir))),

@@ -30,10 +30,35 @@ from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import normals_to_image, to_uint8
 from sketch2shape.render.sketch import SketchSettings, sketch_from_normal_map
+from sketch2shape.utils.config import ConfigError, check_keys, dataclass_kwargs, field_names
 from sketch2shape.utils.io import save_image, save_mesh, save_npy, write_json
 
 STEPS = ("mesh", "sdf", "surface", "normals", "synthetic")
 DEPENDS_ON = {"mesh": (), "sdf": ("mesh",), "surface": ("mesh",), "normals": ("mesh",), "synthetic": ("normals",)}
+# The settings each step reads from ``data.preprocess_<step>`` (besides ``skip``, the runner's).
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "mesh": ("padding", "min_kept_faces", "min_kept_area"),
+    "sdf": field_names(SDFSettings),
+    "surface": ("num_samples",),
+    "normals": (),
+    "synthetic": field_names(SketchSettings),
+}
+
+
+def check_step_settings(step: str, settings: dict, where: str | None = None) -> None:
+    """Refuse settings that ``step`` does not read (:data:`STEP_KEYS`) or values its settings
+    class rejects, with a :class:`~sketch2shape.utils.config.ConfigError` naming the node
+    (``where``, default ``data.preprocess_<step>``): before any shape is processed, not once per
+    shape in the workers."""
+    where = where or f"data.preprocess_{step}"
+    check_keys(settings, STEP_KEYS[step], where)
+    try:
+        if step == "sdf":
+            sdf_settings(settings)
+        elif step == "synthetic":
+            sketch_settings(settings)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -77,8 +102,9 @@ def run_mesh(ctx: StepContext) -> dict:
 
 
 def sdf_settings(settings: dict) -> SDFSettings:
-    keys = SDFSettings.__dataclass_fields__
-    values = {k: v for k, v in settings.items() if k in keys}
+    """The :class:`SDFSettings` of the sdf step's settings (a key that is no field raises
+    :class:`~sketch2shape.utils.config.ConfigError`)."""
+    values = dataclass_kwargs(SDFSettings, settings, "data.preprocess_sdf")
     if "near_surface_stds" in values:
         values["near_surface_stds"] = tuple(float(s) for s in values["near_surface_stds"])
     return SDFSettings(**values)
@@ -118,9 +144,14 @@ def run_normals(ctx: StepContext) -> dict:
     return {"views": len(ctx.cameras)}
 
 
+def sketch_settings(settings: dict) -> SketchSettings:
+    """The :class:`SketchSettings` of the synthetic step's settings (a key that is no field raises
+    :class:`~sketch2shape.utils.config.ConfigError`)."""
+    return SketchSettings(**dataclass_kwargs(SketchSettings, settings, "data.preprocess_synthetic"))
+
+
 def run_synthetic(ctx: StepContext) -> dict:
-    keys = SketchSettings.__dataclass_fields__
-    settings = SketchSettings(**{k: v for k, v in ctx.settings.items() if k in keys})
+    settings = sketch_settings(ctx.settings)
     for view in range(len(ctx.cameras)):
         normal_image = np.asarray(Image.open(ctx.files.normal_map(view)).convert("RGB"))
         save_image(ctx.files.sketch(view), sketch_from_normal_map(normal_image, settings))
