@@ -1,51 +1,96 @@
-"""The reconstruction behind the app: trained models, the dataset's views, sketch -> mesh.
+"""The reconstruction behind the app: the models, the views a sketch may be drawn from, sketch -> shape.
 
-Everything heavy (checkpoints, the retrieval index) is loaded once by :meth:`Reconstructor.load`
-and then used by the one worker thread only (:mod:`sketch2shape.app.jobs`). What request
-handlers need quickly (the views, a view's framing, checking a drawing) reads only the small
-dataset files and never touches the models.
+Two ways, chosen by the settings (:mod:`sketch2shape.app.settings`):
 
-Without a dataset folder (only the checkpoints were copied) the app still works: one default
-camera, the default framing and the mean code as start, like ``sketch2shape reconstruct``.
+* **encoder** (default): :class:`sketch2shape.optimize.sketch_to_shape.SketchToShape` with the
+  pretrained models shipped in the package, or the user's own DeepSDF + sketch encoder
+  (``deepsdf_ckpt`` / ``encoder_ckpt``). The encoder's shape is published as soon as it exists
+  (the job's *first* shape), the view is estimated unless the page gives one as a hint, then the
+  refinement runs (the page may stop it; the best code so far is kept) and the better of the two
+  shapes is kept. The same answer as ``sketch2shape reconstruct``.
+* **demo** (``siamese_ckpt`` without ``encoder_ckpt``): the demo's way, no encoder: optimize from
+  the mean code with the Siamese distance and the silhouette term, from a view the page names.
+
+Everything heavy (model files, the retrieval index) is loaded once by :meth:`Reconstructor.load`
+and then used by the one worker thread only (:mod:`sketch2shape.app.jobs`), which also sets
+torch's thread count (``threads``). What request handlers need quickly (the views, a view's
+framing, checking a drawing) reads only small files and never touches the models.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import trimesh
 
-from sketch2shape.app.settings import AppSettings
+from sketch2shape.app.jobs import Job, Outcome, Reporter
+from sketch2shape.app.settings import DEMO_DEEPSDF, AppSettings
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.user_sketch import Framing, dataset_framing, normalize_sketch
 from sketch2shape.render.camera import Camera, cameras_from_json
 
 DEFAULT_DATA = "procedural_chair_16"
-DEFAULT_CAMERA = Camera(azimuth_deg=30.0, elevation_deg=35.0)
-
-# progress(stage, step, terms): stage "optimizing" with the step and its loss terms, or "meshing".
-Progress = Callable[[str, int, dict[str, float]], None]
+DEMO_VIEW = 13  # the demo's default view: front-left, slightly above
+GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (conf/data/base.yaml)
 
 
 class ModelsMissing(RuntimeError):
-    """The checkpoints are not there: the message says how to make them."""
+    """The model files are not there: the message says how to make them."""
+
+
+def grid_cameras() -> list[Camera]:
+    """The preprocessing views (as ``sketch2shape reconstruct --view 0..23``)."""
+    return [Camera(azimuth_deg=30.0 * (i % 12), elevation_deg=15.0 if i < 12 else 35.0) for i in range(GRID_VIEWS)]
+
+
+def model_paths(settings: AppSettings) -> dict[str, Path]:
+    """The model files the settings name (encoder mode: the pretrained ones where unset)."""
+    if settings.demo_mode:
+        return {"deepsdf": Path(settings.deepsdf_ckpt or DEMO_DEEPSDF), "siamese": Path(str(settings.siamese_ckpt))}
+    from sketch2shape.models.checkpoints import PRETRAINED
+
+    return {"deepsdf": Path(settings.deepsdf_ckpt or PRETRAINED["deepsdf"]), "sketch_encoder": Path(settings.encoder_ckpt or PRETRAINED["sketch_encoder"])}
+
+
+def model_source(settings: AppSettings) -> str:
+    """``pretrained`` (the shipped models), ``custom`` (the user's DeepSDF + encoder) or ``demo``."""
+    if settings.demo_mode:
+        return "demo"
+    return "pretrained" if settings.deepsdf_ckpt is None and settings.encoder_ckpt is None else "custom"
 
 
 def missing_models_message(settings: AppSettings) -> str | None:
-    """The page's and /api/health's explanation when a checkpoint is missing, else None."""
-    missing = [p for p in (settings.deepsdf_ckpt, settings.siamese_ckpt) if not Path(p).is_file()]
+    """The page's and /api/health's explanation when the models cannot be used, else None."""
+    if settings.demo_mode:
+        missing = [p for p in model_paths(settings).values() if not p.is_file()]
+        if not missing:
+            return None
+        return (
+            f"no trained models found at {', '.join(str(p) for p in missing)}: run `sketch2shape demo` first "
+            "(or pass --deepsdf-ckpt/--siamese-ckpt)"
+        )
+    if (settings.deepsdf_ckpt is None) != (settings.encoder_ckpt is None):
+        return (
+            "pass --deepsdf-ckpt and --encoder-ckpt together (the sketch encoder predicts codes of that DeepSDF), "
+            "or neither for the pretrained models"
+        )
+    paths = model_paths(settings)
+    missing = [p for p in paths.values() if not p.is_file()]
     if not missing:
         return None
-    return (
-        f"no trained models found at {', '.join(str(Path(p)) for p in missing)}: run `sketch2shape demo` first "
-        "(or pass --deepsdf-ckpt/--siamese-ckpt)"
-    )
+    if model_source(settings) == "pretrained":
+        return (
+            "this installation has no pretrained models (sketch2shape/pretrained/): train them with `sketch2shape train-release`, "
+            "or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
+        )
+    return f"no model file at {', '.join(str(p) for p in missing)}: pass --deepsdf-ckpt and --encoder-ckpt (train_deepsdf / train_sketch_encoder checkpoints or release files)"
 
 
 def direction_name(azimuth_deg: float, elevation_deg: float) -> str:
@@ -61,6 +106,28 @@ def direction_name(azimuth_deg: float, elevation_deg: float) -> str:
     return f"{side}, level"
 
 
+def stored_data_name(path: Path, allow_unsafe: bool) -> str | None:
+    """The ``data_name`` a DeepSDF file was trained on (release file or Lightning checkpoint), or None.
+    Read with ``weights_only=True``; ``allow_unsafe`` (the demo's own checkpoints only) falls back
+    to a full load for old checkpoints a weights-only load refuses."""
+    if not path.is_file():
+        return None
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        if not allow_unsafe:
+            return None
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # an unreadable checkpoint is reported by load(); views fall back
+            return None
+    if not isinstance(data, dict):
+        return None
+    hparams = data.get("hparams") or data.get("hyper_parameters") or {}
+    name = hparams.get("data_name") if isinstance(hparams, dict) else None
+    return str(name) if name else None
+
+
 @dataclass(frozen=True)
 class ViewInfo:
     index: int
@@ -72,14 +139,37 @@ class ViewInfo:
 
 @dataclass
 class Models:
-    deepsdf: object
-    siamese: object
+    deepsdf: Any
     device: torch.device
-    index: object | None  # RetrievalIndex, or None for init=mean / no dataset
+    method: Any = None  # SketchToShape (encoder mode)
+    siamese: Any = None  # demo mode
+    index: Any = None  # RetrievalIndex (demo mode, init=retrieval), else None
+
+
+class _StopAfterFirst(Exception):
+    """Stop was asked for before the refinement began: answer with the first shape."""
+
+
+def result_info(result, stopped_at: int | None = None) -> dict[str, Any]:
+    """The JSON the page shows about a :class:`SketchToShapeResult` (``describe()``, the view, IoUs)."""
+    text = result.describe()
+    if stopped_at is not None:
+        text += f"; refinement stopped by the page after {stopped_at} step(s)"
+    return {
+        "describe": text,
+        "poor_match": bool(result.poor_match),
+        "chosen": result.chosen,
+        "view_estimated": bool(result.view_estimated),
+        "camera": {"azimuth_deg": float(result.camera.azimuth_deg), "elevation_deg": float(result.camera.elevation_deg)},
+        "first_iou": round(float(result.first.iou), 4),
+        "refined_iou": None if result.refined is None else round(float(result.refined.iou), 4),
+        "min_iou": float(result.min_iou),
+        "stopped": stopped_at is not None,
+    }
 
 
 class Reconstructor:
-    """Sketch -> mesh with the configured checkpoints and dataset (see module docstring)."""
+    """Sketch -> shape with the configured models (see module docstring)."""
 
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
@@ -89,21 +179,27 @@ class Reconstructor:
         self._data_name: str | None = None
         self._views: list[ViewInfo] | None = None
 
-    # ---- cheap: dataset files only -------------------------------------------------------------
+    # ---- cheap: small files only ---------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``encoder`` or ``demo``."""
+        return "demo" if self.settings.demo_mode else "encoder"
+
+    @property
+    def source(self) -> str:
+        return model_source(self.settings)
+
+    def paths(self) -> dict[str, Path]:
+        return model_paths(self.settings)
+
     def missing(self) -> str | None:
         return missing_models_message(self.settings)
 
     @property
     def data_name(self) -> str:
-        """The dataset the DeepSDF checkpoint was trained on (its hyperparameters), else the demo's."""
+        """The dataset the DeepSDF was trained on (its hyperparameters), else the demo's."""
         if self._data_name is None:
-            name = None
-            if Path(self.settings.deepsdf_ckpt).is_file():
-                try:
-                    checkpoint = torch.load(self.settings.deepsdf_ckpt, map_location="cpu", weights_only=False)
-                    name = checkpoint.get("hyper_parameters", {}).get("data_name")
-                except Exception:  # an unreadable checkpoint is reported by load(); views fall back
-                    name = None
+            name = stored_data_name(self.paths()["deepsdf"], allow_unsafe=self.settings.demo_mode)
             self._data_name = str(name or DEFAULT_DATA)
         return self._data_name
 
@@ -111,30 +207,41 @@ class Reconstructor:
     def layout(self) -> DatasetLayout:
         return DatasetLayout(Path(self.settings.data_dir) / self.data_name)
 
-    def views(self) -> list[ViewInfo]:
-        """The dataset's views (``cameras.json``), or one default camera without a dataset."""
-        if self._views is None:
-            path = self.layout.cameras
-            cameras = cameras_from_json(json.loads(path.read_text())) if path.is_file() else [DEFAULT_CAMERA]
-            self._views = [ViewInfo(i, c.azimuth_deg, c.elevation_deg, direction_name(c.azimuth_deg, c.elevation_deg), c) for i, c in enumerate(cameras)]
-        return self._views
-
     def has_dataset(self) -> bool:
         return self.layout.cameras.is_file()
 
-    def default_view(self) -> int:
-        return self.settings.default_view if self.settings.default_view < len(self.views()) else 0
+    def views(self) -> list[ViewInfo]:
+        """The views a sketch can be drawn from: the dataset's (``cameras.json``); without a dataset,
+        the preprocessing views (encoder mode) or one default camera (demo mode)."""
+        if self._views is None:
+            path = self.layout.cameras
+            if path.is_file():
+                cameras = cameras_from_json(json.loads(path.read_text()))
+            else:
+                cameras = [Camera(azimuth_deg=30.0, elevation_deg=35.0)] if self.settings.demo_mode else grid_cameras()
+            self._views = [ViewInfo(i, c.azimuth_deg, c.elevation_deg, direction_name(c.azimuth_deg, c.elevation_deg), c) for i, c in enumerate(cameras)]
+        return self._views
+
+    def default_view(self) -> int | None:
+        """The view preselected in the picker: None (estimate it) unless ``default_view`` is set;
+        demo mode always needs one (``default_view``, else 13, else 0)."""
+        count = len(self.views())
+        wanted = self.settings.default_view
+        if wanted is None and not self.settings.demo_mode:
+            return None
+        wanted = DEMO_VIEW if wanted is None else int(wanted)
+        return wanted if wanted < count else 0
 
     def view(self, index: int) -> ViewInfo:
         views = self.views()
         if not 0 <= index < len(views):
-            raise ValueError(f"view={index} is not a view of {self.layout.root}; accepted: 0..{len(views) - 1}")
+            raise ValueError(f"view={index} is not a view of {self.layout.root if self.has_dataset() else 'this app'}; accepted: 0..{len(views) - 1}, or none to estimate it")
         return views[index]
 
     def train_obj_ids(self) -> list[str]:
         from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
 
-        if self.models is not None and self.models.deepsdf.train_obj_ids:
+        if self.models is not None and getattr(self.models.deepsdf, "train_obj_ids", None):
             return list(self.models.deepsdf.train_obj_ids)
         if self.layout.metainfo.is_file():
             return obj_ids_of(read_metainfo(self.layout.metainfo), "train")
@@ -148,56 +255,130 @@ class Reconstructor:
                 return path
         return None
 
-    def framing(self, index: int) -> Framing:
-        """Where the training sketches of view ``index`` sit (cached)."""
+    def framing(self, index: int | None) -> Framing:
+        """Where the sketch is placed for the models: encoder mode the default framing (the encoder
+        re-frames on the strokes; as ``sketch2shape reconstruct``), demo mode where the training
+        sketches of view ``index`` sit (cached)."""
+        if not self.settings.demo_mode or index is None:
+            return Framing()
         with self._lock:
             if index not in self._framings:
                 ids = self.train_obj_ids() if self.has_dataset() else []
                 self._framings[index] = dataset_framing(self.layout, ids, index)
             return self._framings[index]
 
-    def normalize(self, gray: np.ndarray, index: int, name: str = "sketch") -> np.ndarray:
-        """The drawing in the training sketches' form for view ``index``; SketchInputError if empty."""
+    def normalize(self, gray: np.ndarray, index: int | None, name: str = "sketch") -> np.ndarray:
+        """The drawing in the form the models take; SketchInputError if empty."""
         return normalize_sketch(gray, self.framing(index), name=name)
 
     # ---- heavy: the worker thread only ---------------------------------------------------------
+    def apply_threads(self) -> None:
+        """torch's CPU threads (``threads``; 0 keeps torch's default of one per core)."""
+        if self.settings.threads > 0 and torch.get_num_threads() != self.settings.threads:
+            torch.set_num_threads(int(self.settings.threads))
+
     def load(self) -> Models:
-        """Load both checkpoints and the retrieval index (once); ModelsMissing without checkpoints."""
+        """Load the models (once); ModelsMissing without them, CheckpointError / ValueError for a
+        file that is not the expected model or an encoder trained for another DeepSDF."""
+        self.apply_threads()
         if self.models is not None:
             return self.models
         message = self.missing()
         if message:
             raise ModelsMissing(message)
-        from sketch2shape.models.siamese import load_siamese
-        from sketch2shape.optimize.reconstruct import load_deepsdf
-        from sketch2shape.optimize.sketch import RetrievalIndex
         from sketch2shape.utils.device import resolve_device
 
         device = resolve_device(self.settings.device)
-        deepsdf = load_deepsdf(self.settings.deepsdf_ckpt, device)
+        self.models = self._load_demo(device) if self.settings.demo_mode else self._load_encoder(device)
+        return self.models
+
+    def _load_encoder(self, device: torch.device) -> Models:
+        from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
+        from sketch2shape.optimize.reconstruct import MeshSettings
+        from sketch2shape.optimize.sketch_to_shape import RefineSettings, SketchToShape
+
+        paths = self.paths()
+        deepsdf = load_deepsdf_file(paths["deepsdf"], device)
+        encoder = load_sketch_encoder_file(paths["sketch_encoder"], device)
+        weight = 1.0 if self.settings.silhouette_weight is None else self.settings.silhouette_weight
+        refine = RefineSettings(steps=self.settings.steps, resolution=self.settings.render_resolution, silhouette_weight=weight)
         try:
-            siamese = load_siamese(self.settings.siamese_ckpt, device)
+            method = SketchToShape(deepsdf, encoder, refine=refine, mesh=MeshSettings(resolution=self.settings.resolution), min_iou=self.settings.min_iou)
+        except ValueError as err:
+            raise ValueError(f"{paths['sketch_encoder']} does not belong to {paths['deepsdf']}: {err}") from None
+        return Models(deepsdf, device, method=method)
+
+    def _load_demo(self, device: torch.device) -> Models:
+        from sketch2shape.models.siamese_module import load_siamese
+        from sketch2shape.optimize.reconstruct import load_deepsdf
+        from sketch2shape.optimize.sketch import RetrievalIndex
+
+        paths = self.paths()
+        deepsdf = load_deepsdf(str(paths["deepsdf"]), device)
+        try:
+            siamese = load_siamese(str(paths["siamese"]), device)
         except Exception as err:  # e.g. a checkpoint of an older SiameseNet: name the file
-            raise RuntimeError(f"siamese checkpoint {self.settings.siamese_ckpt} cannot be loaded with this version: {err}".splitlines()[0]) from err
+            raise RuntimeError(f"siamese checkpoint {paths['siamese']} cannot be loaded with this version: {err}".splitlines()[0]) from err
         index = None
         if self.settings.init == "retrieval" and self.has_dataset() and deepsdf.train_obj_ids:
             index = RetrievalIndex(siamese, self.layout, deepsdf.train_obj_ids, len(self.views()), device)
-        self.models = Models(deepsdf, siamese, device, index)
-        return self.models
+        return Models(deepsdf, device, siamese=siamese, index=index)
 
-    def reconstruct(
+    def run(self, job: Job, report: Reporter) -> Outcome:
+        """Answer a job (worker thread): encoder mode publishes the first shape, then refines."""
+        models = self.load()
+        if self.settings.demo_mode:
+            mesh, latent = self.reconstruct_demo(job.sketches, job.steps, report, start=job.start)
+            report.shape("optimized", mesh)
+            return Outcome(kept="optimized", latent=latent)
+        sketch, index = job.sketches[-1]
+        camera = None if index is None else self.view(index).camera
+        seen: dict[str, Any] = {"steps": 0}
+
+        def on_first(result) -> None:
+            seen["result"] = result
+            if len(result.first.mesh.faces):
+                report.shape("first", result.first.mesh, result_info(result))
+            if report.stop_requested:
+                raise _StopAfterFirst
+
+        def on_step(step: int, terms: dict[str, float]) -> None:
+            from sketch2shape.optimize.sketch_to_shape import RefinementStopped
+
+            report("refining", step + 1, terms)  # raises JobCancelled once cancelled
+            seen["steps"] = step + 1
+            if report.stop_requested:
+                report("meshing", step + 1, {})
+                raise RefinementStopped
+            if step + 1 >= job.steps:
+                report("meshing", step + 1, {})
+
+        report("encoding", 0, {})
+        try:
+            result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step)
+        except _StopAfterFirst:
+            result = seen["result"]
+        stopped = seen["steps"] if report.stop_requested else None
+        if result.refined is not None and len(result.refined.mesh.faces):
+            report.shape("refined", result.refined.mesh)
+        info = result_info(result, stopped)
+        if len(result.best.mesh.faces) == 0:
+            raise ValueError("the model found no surface for this sketch: draw it again (a closed outline of the whole shape), or give the view")
+        return Outcome(kept=result.chosen, latent=result.best.latent, info=info)
+
+    def reconstruct_demo(
         self,
         sketches: Sequence[tuple[np.ndarray, int]],
         steps: int,
-        progress: Progress,
+        progress: Reporter,
         start: torch.Tensor | None = None,
     ) -> tuple[trimesh.Trimesh, torch.Tensor]:
-        """Mesh and latent code for normalized sketches ``[(sketch, view index), ...]``.
+        """Demo mode: mesh and latent code for normalized sketches ``[(sketch, view index), ...]``.
 
         One sketch without ``start``: :func:`reconstruct_from_sketch` (the same result as
-        ``sketch2shape reconstruct``). Refinement (``start`` = the code of an earlier result, the
-        earlier sketches plus a new one from another view): the same objective averaged over all
-        views, from ``start``. ``progress`` may raise to stop the optimization (cancellation).
+        ``sketch2shape reconstruct --siamese-ckpt``). Refinement (``start`` = the code of an earlier
+        result, the earlier sketches plus a new one from another view): the same objective averaged
+        over all views, from ``start``. ``progress`` may raise to stop the optimization (cancellation).
         """
         from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
         from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
@@ -207,6 +388,8 @@ class Reconstructor:
 
         models = self.load()
         resolution = self.settings.render_resolution
+        weight = 3.0 if self.settings.silhouette_weight is None else self.settings.silhouette_weight
+        steps = max(1, steps)
         optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3, keep_best=True)
 
         def report(step: int, terms: dict[str, float]) -> None:
@@ -216,7 +399,7 @@ class Reconstructor:
             sketch, index = sketches[0]
             result = reconstruct_from_sketch(
                 sketch, self.view(index).camera, models.deepsdf, models.siamese, optim, TracingSettings(),
-                resolution=resolution, index=models.index, silhouette_weight=self.settings.silhouette_weight, progress=False, callback=report,
+                resolution=resolution, index=models.index, silhouette_weight=weight, progress=False, callback=report,
             )
             latent = result.latent
         else:
@@ -227,7 +410,7 @@ class Reconstructor:
                     embedding = models.siamese.embed_sketch(sketch_t[None, None].to(models.device))[0]
                 camera = self.view(index).camera.with_resolution(resolution)
                 views.append(SketchView(index, camera, sketch_t, embedding, sketch_region(sketch_t, resolution).to(models.device)))
-            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, TracingSettings(), self.settings.silhouette_weight)
+            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, TracingSettings(), weight)
             init = start.to(models.device) if start is not None else models.deepsdf.mean_latent().clone()
 
             def reporting(latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:

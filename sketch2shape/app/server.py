@@ -3,22 +3,33 @@
 API (JSON unless noted; errors are ``{"detail": "<what is wrong and what is accepted>"}``):
 
 * ``GET /api/health``: ``ready`` (models can run), ``status`` (``ok``, ``loading``, ``no_models``,
-  ``error``), ``message`` (why not ready, e.g. how to make the checkpoints), queue counts, limits.
-* ``GET /api/views``: the views a sketch can be drawn from (``index``, ``azimuth_deg``,
-  ``elevation_deg``, ``label``) and the ``default`` one; ``GET /api/views/{i}/example.png``: a
-  training sketch from that view (404 without a dataset).
-* ``POST /api/reconstruct``: JSON ``{"image": "data:image/png;base64,...", "view": 13, "refine":
-  "<job id>"?}`` or a multipart form with the same fields (``image`` a file). 202 with the job
-  (``id``, ``status``, ``position`` in the queue); 400 for anything that is not an image, an
-  image without strokes, or an unknown view / refine job; 413 for a body over ``max_upload_mb``;
-  503 while no models are available or when ``max_queue`` jobs wait already.
-* ``GET /api/jobs/{id}``: ``status`` (``queued``, ``loading``, ``optimizing``, ``meshing``,
-  ``done``, ``failed``, ``cancelled``), ``position``, ``step``/``steps``, ``loss``, ``losses``,
-  ``error``, ``mesh`` links when done. ``GET /api/jobs/{id}/events``: the same as a server-sent
-  event stream (one event per change, closed when the job finishes).
-* ``POST /api/jobs/{id}/cancel`` (also ``DELETE /api/jobs/{id}``).
-* ``GET /api/jobs/{id}/mesh.obj``, ``mesh.glb`` (409 until done), ``sketch.png`` (the drawing as the
-  models see it: thinned, framed like the training sketches).
+  ``error``), ``message`` (why not ready, e.g. how to get the models), ``mode`` (``encoder`` or
+  ``demo``), ``models`` (``pretrained``, ``custom``, ``demo``), the model files, queue counts, limits.
+* ``GET /api/views``: the views a sketch may be drawn from (``index``, ``azimuth_deg``,
+  ``elevation_deg``, ``label``), the ``default`` one (null: estimate it) and ``estimate`` (whether
+  the view is optional); ``GET /api/views/{i}/example.png``: a training sketch from that view
+  (404 without a dataset).
+* ``POST /api/reconstruct``: JSON ``{"image": "data:image/png;base64,...", "view": 13 | null,
+  "refine": "<job id>"?}`` or a multipart form with the same fields (``image`` a file). No view
+  (or ``"estimate"``): the view is estimated from the sketch; a view index is a hint (that
+  camera). ``refine`` (demo mode): add this sketch to an earlier shape. 202 with the job (``id``,
+  ``status``, ``position`` in the queue); 400 for anything that is not an image, an image
+  without strokes, or an unknown view / refine job; 413 for a body over ``max_upload_mb``; 503
+  while no models are available or when ``max_queue`` jobs wait already.
+* ``GET /api/jobs/{id}``: ``status`` (``queued``, ``loading``, ``encoding`` (the first shape),
+  ``refining``, ``optimizing`` (demo), ``meshing``, ``done``, ``failed``, ``cancelled``),
+  ``position``, ``step``/``steps``, ``loss``, ``losses``, ``error``; ``mesh``: the newest shape
+  (``obj``/``glb`` links, ``shape``: ``first``/``refined``/``optimized``, ``stage``: ``first``,
+  ``refining`` (the first shape, refinement running), ``done`` (the kept shape)); ``shapes``:
+  every published shape by name; ``result``: ``describe`` (view used, IoUs, which shape was
+  kept), ``poor_match``, ``camera``, ``view_estimated``, ``chosen``. ``GET
+  /api/jobs/{id}/events``: the same as a server-sent event stream (one event per change: the
+  first shape's event comes before the refined one's; closed when the job finishes).
+* ``POST /api/jobs/{id}/stop``: stop the refinement, keep the best shape so far (409 in demo mode).
+  ``POST /api/jobs/{id}/cancel`` (also ``DELETE /api/jobs/{id}``): drop the job.
+* ``GET /api/jobs/{id}/mesh.obj``, ``mesh.glb`` (the newest / kept shape), ``first.obj``,
+  ``refined.obj``, ... (409 until that shape exists), ``sketch.png`` (the drawing as the models
+  see it).
 
 Concurrency: see :mod:`sketch2shape.app.jobs` (one job at a time, a bounded FIFO queue, jobs
 whose page is gone are cancelled).
@@ -46,7 +57,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.requests import ClientDisconnect
 
 from sketch2shape.app.engine import Reconstructor
-from sketch2shape.app.jobs import DONE, FINISHED, Job, JobQueue, QueueFull
+from sketch2shape.app.jobs import DONE, FINISHED, SHAPES, Job, JobQueue, QueueFull
 from sketch2shape.app.settings import AppSettings
 from sketch2shape.data.user_sketch import SketchInputError, image_to_gray
 
@@ -178,10 +189,11 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
     """The app for ``settings``. ``engine`` replaces the real models (tests use a fake one)."""
     engine = engine or Reconstructor(settings)
 
-    def runner(job: Job, progress):
-        return engine.reconstruct(job.sketches, job.steps, progress, start=job.start)
+    def runner(job: Job, report):
+        return engine.run(job, report)
 
     def prepare() -> None:
+        engine.apply_threads()  # in the worker thread, which runs every reconstruction
         if engine.missing() is None:
             engine.load()
 
@@ -191,7 +203,7 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.start()
         yield
-        await run_in_threadpool(queue.stop)
+        await run_in_threadpool(queue.stop_worker)
 
     app = FastAPI(title="sketch2shape", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.engine, app.state.queue = settings, engine, queue
@@ -223,8 +235,10 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         status, message = readiness()
         return {
             "status": status, "ready": status in ("ok", "loading"), "message": message,
-            "deepsdf_ckpt": settings.deepsdf_ckpt, "siamese_ckpt": settings.siamese_ckpt,
+            "mode": engine.mode, "models": engine.source, "files": {k: str(v) for k, v in engine.paths().items()},
+            "deepsdf_ckpt": settings.deepsdf_ckpt, "encoder_ckpt": settings.encoder_ckpt, "siamese_ckpt": settings.siamese_ckpt,
             "dataset": str(engine.layout.root) if engine.has_dataset() else None,
+            "threads": settings.threads,
             "queue": queue.counts(),
             "limits": {"max_upload_mb": settings.max_upload_mb, "max_queue": settings.max_queue, "steps": settings.steps, "resolution": settings.resolution},
         }
@@ -234,6 +248,7 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         return {
             "views": [{"index": v.index, "azimuth_deg": v.azimuth_deg, "elevation_deg": v.elevation_deg, "label": v.label} for v in engine.views()],
             "default": engine.default_view(),
+            "estimate": engine.mode == "encoder",  # the view is optional: estimated unless the page names one
             "examples": engine.has_dataset(),
         }
 
@@ -254,11 +269,15 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         if status in ("no_models", "error"):
             raise HTTPException(503, message)
         gray, view_value, refine = await read_submission(request, settings.max_image_side)
-        view = engine.default_view() if view_value in (None, "") else parse_int(view_value, "view")
-        try:
-            engine.view(view)
-        except ValueError as err:
-            raise HTTPException(400, str(err)) from None
+        if view_value in (None, "", "estimate", "auto"):
+            view = engine.default_view() if engine.mode == "demo" else None
+        else:
+            view = parse_int(view_value, "view")
+        if view is not None:
+            try:
+                engine.view(view)
+            except ValueError as err:
+                raise HTTPException(400, str(err)) from None
         try:
             sketch = await run_in_threadpool(engine.normalize, gray, view, "the sketch")
         except SketchInputError as err:
@@ -268,13 +287,15 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         sketches, start = [(sketch, view)], None
         if refine:
             previous = job_or_404(str(refine))
+            if engine.mode != "demo":
+                raise HTTPException(400, f"refine={refine!r}: adding a view to an earlier shape is only part of the demo's way (siamese_ckpt); the sketch encoder answers each sketch on its own")
             if previous.status != DONE or previous.latent is None:
                 raise HTTPException(400, f"refine={refine!r}: that job is {previous.status}; only a finished shape can be refined")
             # Earlier sketches stay part of the objective; a new drawing from the same view replaces its old one.
             sketches = [s for s in previous.sketches if s[1] != view] + sketches
             start = previous.latent
         try:
-            job = queue.submit(sketches, settings.steps, start)
+            job = queue.submit(sketches, settings.steps, start, stoppable=engine.mode == "encoder")
         except QueueFull as err:
             raise HTTPException(503, str(err), headers={"Retry-After": "60"}) from None
         return JSONResponse(queue.describe(job), status_code=202)
@@ -288,12 +309,21 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         job = job_or_404(job_id)
 
         async def stream() -> AsyncIterator[str]:
-            last, idle = None, 0.0
+            last, idle, announced, sent_version = None, 0.0, 0, -1
             while True:
                 if await request.is_disconnected():
                     return  # the page is gone; the job is cancelled once nobody polls it (abandon_after_s)
                 job.touch()
+                # Every shape is announced with the state it was published in (in order), even when
+                # a later one followed before this stream looked: the first shape is never skipped.
+                while announced < len(job.snapshots):
+                    snapshot = job.snapshots[announced]
+                    announced += 1
+                    if snapshot["version"] > sent_version:
+                        sent_version = snapshot["version"]
+                        yield f"data: {json.dumps({**snapshot, 'position': 0})}\n\n"
                 state = queue.describe(job)
+                sent_version = max(sent_version, state["version"])
                 key = (job.version, state["position"])
                 if key != last:
                     last, idle = key, 0.0
@@ -314,21 +344,37 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         job_or_404(job_id, touch=False)
         return queue.describe(queue.cancel(job_id))
 
-    def finished_file(job_id: str, what: str) -> Job:
+    @app.post("/api/jobs/{job_id}/stop")
+    def stop(job_id: str) -> dict:
         job = job_or_404(job_id)
-        if job.status != DONE:
-            raise HTTPException(409, f"job {job_id} is {job.status}: the {what} exists once it is done")
-        return job
+        if not job.stoppable:
+            raise HTTPException(409, f"job {job_id} has no earlier shape to keep (the demo's way optimizes one shape): cancel it instead")
+        return queue.describe(queue.stop(job_id))
 
-    @app.get("/api/jobs/{job_id}/mesh.obj")
-    def mesh_obj(job_id: str) -> Response:
-        job = finished_file(job_id, "mesh")
-        return Response(job.obj, media_type="text/plain", headers={"Content-Disposition": f'attachment; filename="sketch2shape_{job_id[:8]}.obj"'})
+    def mesh_files(job_id: str, name: str):
+        job = job_or_404(job_id)
+        shape = job.current if name == "mesh" else name
+        if name not in ("mesh", *SHAPES):
+            raise HTTPException(404, f"no shape {name!r}; the shapes of a job are mesh (the newest / kept one), {', '.join(SHAPES)}")
+        files = job.meshes.get(shape) if shape else None
+        if files is None:
+            what = "no shape yet" if not job.meshes else f"no {name} shape"
+            raise HTTPException(409, f"job {job_id} is {job.status} and has {what}: the mesh exists once the job shows it")
+        return files, shape, job
 
-    @app.get("/api/jobs/{job_id}/mesh.glb")
-    def mesh_glb(job_id: str) -> Response:
-        job = finished_file(job_id, "mesh")
-        return Response(job.glb, media_type="model/gltf-binary", headers={"Content-Disposition": f'attachment; filename="sketch2shape_{job_id[:8]}.glb"'})
+    def mesh_headers(job_id: str, shape: str, job: Job, ext: str) -> dict:
+        stage = "done" if job.status == DONE and shape == job.current else shape
+        return {"Content-Disposition": f'attachment; filename="sketch2shape_{job_id[:8]}_{shape}.{ext}"', "X-Shape": shape, "X-Shape-Stage": stage, "Cache-Control": "no-cache"}
+
+    @app.get("/api/jobs/{job_id}/{name}.obj")
+    def mesh_obj(job_id: str, name: str) -> Response:
+        files, shape, job = mesh_files(job_id, name)
+        return Response(files.obj, media_type="text/plain", headers=mesh_headers(job_id, shape, job, "obj"))
+
+    @app.get("/api/jobs/{job_id}/{name}.glb")
+    def mesh_glb(job_id: str, name: str) -> Response:
+        files, shape, job = mesh_files(job_id, name)
+        return Response(files.glb, media_type="model/gltf-binary", headers=mesh_headers(job_id, shape, job, "glb"))
 
     @app.get("/api/jobs/{job_id}/sketch.png")
     def job_sketch(job_id: str) -> Response:
@@ -348,6 +394,8 @@ def serve(settings: AppSettings) -> None:
     status = app.state.engine.missing()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"[app] sketch2shape on http://{host}:{settings.port}/  (Ctrl+C stops it)", flush=True)
+    engine = app.state.engine
+    print(f"[app] models: {engine.source} ({', '.join(str(p) for p in engine.paths().values())}); torch threads: {settings.threads or 'default'}", flush=True)
     if status:
         print(f"[app] {status}", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)

@@ -2,6 +2,12 @@
 
 Relative paths (checkpoints, data folder) are relative to the current folder, as for
 ``sketch2shape reconstruct``.
+
+Models, as for ``sketch2shape reconstruct``: ``deepsdf_ckpt`` and ``encoder_ckpt`` unset (null)
+use the models shipped in the package (``sketch2shape/pretrained``); a user's own DeepSDF and the
+sketch encoder trained for it (Lightning checkpoints or release files) plug in through the same
+two settings. ``siamese_ckpt`` without ``encoder_ckpt`` is the demo's way (no encoder: optimize
+from the mean code with the Siamese distance; ``deepsdf_ckpt`` defaults to the demo's run).
 """
 
 from __future__ import annotations
@@ -15,23 +21,32 @@ from sketch2shape.utils.hydra import REPO_ROOT
 
 CONFIG_PATH = REPO_ROOT / "conf" / "app.yaml"
 DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
+DEMO_DEEPSDF = str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt")
 INIT_MODES = ("retrieval", "mean")
+# torch CPU threads of the worker. Measured on the 2-core development machine (first shape of a
+# release-sized DeepSDF, 128^3 mesh, while a release training kept both cores busy; the app niced):
+# 1 thread 33 s, 2 threads 36 s; with two more busy processes 98 s and 106 s. 1 thread is never
+# slower there and leaves a core to the rest of the machine; set more on a machine with idle cores.
+DEFAULT_THREADS = 1
 
 
 @dataclass(frozen=True)
 class AppSettings:
     host: str = "127.0.0.1"
     port: int = 7860
-    deepsdf_ckpt: str = str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt")
-    siamese_ckpt: str = str(DEMO_RUN / "train_siamese" / "checkpoints" / "last.ckpt")
+    deepsdf_ckpt: str | None = None  # None: the pretrained DeepSDF (demo mode: the demo's run)
+    encoder_ckpt: str | None = None  # None: the pretrained sketch encoder
+    siamese_ckpt: str | None = None  # demo mode only (without encoder_ckpt)
     data_dir: str = "data"
     device: str = "auto"
-    init: str = "mean"
-    steps: int = 60
-    silhouette_weight: float = 3.0
+    threads: int = DEFAULT_THREADS  # torch CPU threads of the worker (0: torch's default, one per core)
+    steps: int = 30  # refinement steps after the first shape (0: the encoder's shape only); demo: optimization steps
+    silhouette_weight: float | None = None  # None: 1.0 for the refinement, 3.0 in demo mode
+    min_iou: float = 0.5
+    init: str = "mean"  # demo mode only
     render_resolution: int = 64
     resolution: int = 128
-    default_view: int = 13
+    default_view: int | None = None  # None: estimate the view; an index: preselect that view in the picker
     max_upload_mb: float = 5.0
     max_image_side: int = 4096
     max_queue: int = 8
@@ -41,15 +56,24 @@ class AppSettings:
     def __post_init__(self) -> None:
         if self.init not in INIT_MODES:
             raise ValueError(f"app init={self.init!r}; accepted: {', '.join(INIT_MODES)}")
-        for key in ("steps", "render_resolution", "resolution", "max_image_side", "keep_jobs"):
+        for key in ("render_resolution", "resolution", "max_image_side", "keep_jobs"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"app {key}={getattr(self, key)} must be a positive integer")
+        if int(self.steps) < 0 or int(self.threads) < 0:
+            raise ValueError(f"app steps={self.steps} and threads={self.threads} must be >= 0")
         if not 0 < int(self.port) < 65536:
             raise ValueError(f"app port={self.port} must be in 1..65535")
-        if self.silhouette_weight < 0:
+        if self.silhouette_weight is not None and self.silhouette_weight < 0:
             raise ValueError(f"app silhouette_weight={self.silhouette_weight} must be >= 0")
         if self.max_upload_mb <= 0 or self.max_queue < 0 or self.abandon_after_s <= 0:
             raise ValueError("app max_upload_mb and abandon_after_s must be > 0, max_queue >= 0")
+        if self.default_view is not None and int(self.default_view) < 0:
+            raise ValueError(f"app default_view={self.default_view} must be a view index >= 0, or null to estimate the view")
+
+    @property
+    def demo_mode(self) -> bool:
+        """The demo's way: a Siamese network and no sketch encoder."""
+        return bool(self.siamese_ckpt) and not self.encoder_ckpt
 
     @property
     def max_upload_bytes(self) -> int:

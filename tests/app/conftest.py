@@ -1,4 +1,4 @@
-"""Fixtures of the app tests: a fake reconstruction (fast), tiny trained checkpoints (slow), a live server."""
+"""Fixtures of the app tests: a fake reconstruction (fast), tiny trained models (slow), a live server."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import trimesh
 from PIL import Image, ImageDraw
 
 from sketch2shape.app.engine import Reconstructor
+from sketch2shape.app.jobs import Outcome
 from sketch2shape.app.settings import AppSettings
 from tests.conftest import REPO_ROOT
 from tests.data.test_preprocess_pipeline import TINY
@@ -37,6 +38,7 @@ TINY_DEEPSDF = [
     "datamodule.points_per_shape=512", "datamodule.repeats=32", "trainer.max_epochs=4", "model.lr_decoder=5e-3", "model.lr_latent=5e-3",
     "report.shapes=2", "report.resolution=24",
 ]
+TINY_ENCODER = {"_target_": "sketch2shape.models.siamese.ResNetEncoder", "widths": [8, 16], "blocks": [1, 1], "pool_size": 2}
 TINY_SIAMESE = [
     "model.net.image_size=32", "model.net.embedding_dim=16", "model.net.encoder.widths=[8,16]", "model.net.encoder.blocks=[1,1]",
     "model.loader.load_resolution=32", "model.loader.shapes_per_batch=2", "model.loader.views_per_shape=2",
@@ -67,12 +69,16 @@ def data_url(image: Image.Image) -> str:
 
 
 class FakeReconstructor(Reconstructor):
-    """The real views / framing / sketch checks, but a sphere instead of trained models, step by step."""
+    """The real views / framing / sketch checks, but spheres instead of trained models, step by step:
+    a coarse first shape (80 faces) at once, then a refinement of ``steps`` steps ending in a finer
+    refined shape (320 faces) that is kept. Demo-mode settings: one optimized shape (320 faces)."""
 
-    def __init__(self, settings: AppSettings, step_seconds: float = 0.05) -> None:
+    FIRST_FACES, REFINED_FACES = 80, 320
+
+    def __init__(self, settings: AppSettings, step_seconds: float = 0.05, first_seconds: float = 0.05) -> None:
         super().__init__(settings)
-        self.step_seconds = step_seconds
-        self.order: list[int] = []  # the view of each job in the order they ran
+        self.step_seconds, self.first_seconds = step_seconds, first_seconds
+        self.order: list[int | None] = []  # the view of each job in the order they ran
 
     def missing(self) -> str | None:
         return None
@@ -80,17 +86,40 @@ class FakeReconstructor(Reconstructor):
     def load(self):
         return None
 
-    def reconstruct(self, sketches, steps, progress, start=None):
-        self.order.append(sketches[-1][1])
-        for step in range(steps):
+    @staticmethod
+    def info(chosen: str, refined: bool, stopped: bool = False) -> dict:
+        text = "view azimuth 30, elevation 20 (estimated); first shape IoU 0.60 (0.1 s)"
+        if refined:
+            text += f", refined IoU 0.70 (0.5 s); kept the {chosen} shape"
+        return {"describe": text, "poor_match": False, "chosen": chosen, "view_estimated": True, "camera": {"azimuth_deg": 30.0, "elevation_deg": 20.0},
+                "first_iou": 0.6, "refined_iou": 0.7 if refined else None, "min_iou": 0.5, "stopped": stopped}
+
+    def run(self, job, report) -> Outcome:
+        self.order.append(job.view)
+        if self.settings.demo_mode:
+            for step in range(job.steps):
+                time.sleep(self.step_seconds)
+                report("optimizing", step + 1, {"loss": 1.0 / (step + 1)})
+            report("meshing", job.steps, {})
+            report.shape("optimized", trimesh.creation.icosphere(subdivisions=2, radius=0.5))
+            return Outcome(kept="optimized", latent=torch.zeros(8))
+        report("encoding", 0, {})
+        time.sleep(self.first_seconds)
+        report.shape("first", trimesh.creation.icosphere(subdivisions=1, radius=0.5), self.info("first", False))
+        for step in range(job.steps):
             time.sleep(self.step_seconds)
-            progress("optimizing", step + 1, {"loss": 1.0 / (step + 1)})
-        progress("meshing", steps, {})
-        return trimesh.creation.icosphere(subdivisions=2, radius=0.5), torch.zeros(8)
+            report("refining", step + 1, {"loss": 1.0 / (step + 1)})
+            if report.stop_requested:
+                break
+        report("meshing", job.step, {})
+        report.shape("refined", trimesh.creation.icosphere(subdivisions=2, radius=0.5))
+        return Outcome(kept="refined", latent=torch.zeros(8), info=self.info("refined", True, report.stop_requested))
 
 
 def fake_settings(tmp_path: Path, **changes) -> AppSettings:
-    values = dict(deepsdf_ckpt=str(tmp_path / "none.ckpt"), siamese_ckpt=str(tmp_path / "none2.ckpt"), data_dir=str(tmp_path / "data"), steps=10, device="cpu")
+    """Encoder-mode settings whose model files do not exist (the fake engine does not need them)."""
+    # threads=0: leave torch's thread count alone (it is process-wide; test_the_worker_sets_the_thread_count sets it)
+    values = dict(deepsdf_ckpt=str(tmp_path / "none.ckpt"), encoder_ckpt=str(tmp_path / "none_encoder.pt"), data_dir=str(tmp_path / "data"), steps=10, device="cpu", threads=0)
     values.update(changes)
     return AppSettings(**values)
 
@@ -127,11 +156,27 @@ def _run(script: str, *args: str, root: Path) -> None:
     assert out.returncode == 0, f"{script} failed:\n{out.stderr[-3000:]}"
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> AppSettings:
-    """Tiny DeepSDF + Siamese checkpoints trained by the project's scripts on tiny procedural_chair_4 data.
+def tiny_encoder(deepsdf_ckpt: Path, out: Path) -> Path:
+    """A tiny untrained sketch encoder for that DeepSDF, exported as a release file: it predicts the
+    mean of the DeepSDF's training codes for every sketch (the head starts at zero)."""
+    from sketch2shape.models.checkpoints import encoder_net_args, export_sketch_encoder, load_deepsdf_file
+    from sketch2shape.models.sketch_encoder import SketchEncoderNet, deepsdf_record
 
-    Session-scoped: the API test and the browser test share them (building takes about a minute).
+    deepsdf = load_deepsdf_file(deepsdf_ckpt)
+    codes = deepsdf.latents.weight.detach()
+    torch.manual_seed(0)
+    spec = {"encoder": TINY_ENCODER, "image_size": 32, "hidden_dim": 16, "framing": "ink_box"}
+    net = SketchEncoderNet(latent_dim=codes.shape[1], num_codes=codes.shape[0], deepsdf=deepsdf_record(deepsdf, deepsdf_ckpt), **spec)
+    net.set_codes(codes)
+    return export_sketch_encoder(net, encoder_net_args(net, spec), out)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> dict[str, Path]:
+    """Tiny DeepSDF + Siamese checkpoints trained by the project's scripts on tiny procedural_chair_4
+    data, and a tiny sketch encoder for the DeepSDF (release file).
+
+    Session-scoped: the API tests and the browser tests share them (building takes about a minute).
     """
     root = tmp_path_factory.mktemp("app_models")
     _run("preprocess_data.py", *DATA, root=root)
@@ -141,7 +186,23 @@ def tiny_models(tmp_path_factory) -> AppSettings:
     def newest(task: str) -> Path:
         return sorted((root / "logs" / task / "runs").iterdir())[-1] / "checkpoints" / "last.ckpt"
 
+    deepsdf = newest("train_deepsdf")
+    return {"root": root, "deepsdf": deepsdf, "siamese": newest("train_siamese"), "encoder": tiny_encoder(deepsdf, root / "sketch_encoder.pt")}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_run) -> AppSettings:
+    """App settings with the tiny DeepSDF and sketch encoder (the encoder way, as with the pretrained models)."""
     return AppSettings(
-        deepsdf_ckpt=str(newest("train_deepsdf")), siamese_ckpt=str(newest("train_siamese")), data_dir=str(root / "data"),
-        device="cpu", steps=4, render_resolution=32, resolution=32,
+        deepsdf_ckpt=str(tiny_run["deepsdf"]), encoder_ckpt=str(tiny_run["encoder"]), data_dir=str(tiny_run["root"] / "data"),
+        device="cpu", steps=4, render_resolution=32, resolution=32, threads=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_models(tiny_run) -> AppSettings:
+    """App settings in demo mode: the tiny DeepSDF and Siamese network, no encoder."""
+    return AppSettings(
+        deepsdf_ckpt=str(tiny_run["deepsdf"]), siamese_ckpt=str(tiny_run["siamese"]), data_dir=str(tiny_run["root"] / "data"),
+        device="cpu", steps=4, render_resolution=32, resolution=32, threads=1,
     )

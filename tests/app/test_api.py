@@ -1,4 +1,5 @@
-"""The app's API with FastAPI's TestClient: limits, bad input, the job queue; one real job with tiny models."""
+"""The app's API with FastAPI's TestClient: limits, bad input, the job queue, first shape then refined
+one, stopping; real jobs with tiny models (the encoder way and the demo's way)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import time
 
 import pytest
+import torch
 import trimesh
 from PIL import Image
 
 from sketch2shape.app.server import create_app
 from sketch2shape.app.settings import AppSettings, load_settings
+from sketch2shape.app.settings import DEFAULT_THREADS
 from tests.app.conftest import FakeReconstructor, TestClient, chair_drawing, data_url, fake_settings, png_bytes
 
 FINISHED = ("done", "failed", "cancelled")
@@ -37,8 +40,10 @@ def fake(tmp_path):
 def test_settings_file_defaults_and_errors(tmp_path):
     settings = load_settings()
     assert (settings.host, settings.port) == ("127.0.0.1", 7860)
-    assert settings.deepsdf_ckpt == "logs/demo/procedural_chair_16/train_deepsdf/checkpoints/last.ckpt"
-    assert settings.siamese_ckpt == "logs/demo/procedural_chair_16/train_siamese/checkpoints/last.ckpt"
+    # The pretrained models by default, the view estimated, torch's threads set.
+    assert (settings.deepsdf_ckpt, settings.encoder_ckpt, settings.siamese_ckpt, settings.default_view) == (None, None, None, None)
+    assert settings.threads == DEFAULT_THREADS == AppSettings().threads and not settings.demo_mode
+    assert AppSettings(siamese_ckpt="s.ckpt").demo_mode and not AppSettings(siamese_ckpt="s.ckpt", encoder_ckpt="e.pt").demo_mode
     assert load_settings(port=9000, host=None).port == 9000  # flags override, unset flags keep the file's value
     bad = tmp_path / "app.yaml"
     bad.write_text("prot: 80\n")
@@ -46,28 +51,55 @@ def test_settings_file_defaults_and_errors(tmp_path):
         load_settings(bad)
     with pytest.raises(ValueError, match="init='nearest'; accepted: retrieval, mean"):
         AppSettings(init="nearest")
+    with pytest.raises(ValueError, match="threads=-1 must be >= 0"):
+        AppSettings(threads=-1)
 
 
-def test_health_without_checkpoints_says_how_to_make_them(tmp_path):
-    settings = fake_settings(tmp_path)
-    with TestClient(create_app(settings)) as client:
+def test_health_without_models_says_how_to_get_them(tmp_path, monkeypatch):
+    import sketch2shape.models.checkpoints as checkpoints
+
+    # No pretrained models in this installation (a source checkout before the first release training).
+    monkeypatch.setattr(checkpoints, "PRETRAINED", {"deepsdf": tmp_path / "p" / "deepsdf.pt", "sketch_encoder": tmp_path / "p" / "sketch_encoder.pt"})
+    with TestClient(create_app(AppSettings(data_dir=str(tmp_path / "data")))) as client:
         health = client.get("/api/health").json()
-        assert health["status"] == "no_models" and health["ready"] is False
+        assert (health["status"], health["mode"], health["models"]) == ("no_models", "encoder", "pretrained")
+        assert health["message"] == (
+            "this installation has no pretrained models (sketch2shape/pretrained/): train them with `sketch2shape train-release`, "
+            "or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
+        )
+    messages = {
+        "one of two": AppSettings(deepsdf_ckpt="mine.ckpt"),
+        "demo": AppSettings(siamese_ckpt=str(tmp_path / "none2.ckpt"), deepsdf_ckpt=str(tmp_path / "none.ckpt")),
+    }
+    with TestClient(create_app(messages["one of two"])) as client:
+        assert client.get("/api/health").json()["message"].startswith("pass --deepsdf-ckpt and --encoder-ckpt together")
+    with TestClient(create_app(messages["demo"])) as client:
+        health = client.get("/api/health").json()
+        assert (health["mode"], health["models"]) == ("demo", "demo")
         assert health["message"] == (
             f"no trained models found at {tmp_path / 'none.ckpt'}, {tmp_path / 'none2.ckpt'}: run `sketch2shape demo` first "
             "(or pass --deepsdf-ckpt/--siamese-ckpt)"
         )
+    settings = fake_settings(tmp_path)  # the user's own files, missing
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/api/health").json()
+        assert health["status"] == "no_models" and health["ready"] is False and health["models"] == "custom"
+        assert health["message"] == (
+            f"no model file at {tmp_path / 'none.ckpt'}, {tmp_path / 'none_encoder.pt'}: pass --deepsdf-ckpt and --encoder-ckpt "
+            "(train_deepsdf / train_sketch_encoder checkpoints or release files)"
+        )
         response = client.post("/api/reconstruct", json={"image": data_url(chair_drawing()), "view": 0})
-        assert response.status_code == 503 and "sketch2shape demo" in response.json()["detail"]
+        assert response.status_code == 503 and "--encoder-ckpt" in response.json()["detail"]
         # The page still loads, everything it needs from this server.
         page = client.get("/")
         assert page.status_code == 200 and "<canvas" in page.text and "https://" not in page.text
         for name in ("app.js", "viewer.js", "style.css"):
             asset = client.get(f"/static/{name}")
             assert asset.status_code == 200 and "https://" not in asset.text
-        views = client.get("/api/views").json()  # no dataset: one default camera
-        assert views["default"] == 0 and views["examples"] is False
-        assert views["views"] == [{"index": 0, "azimuth_deg": 30.0, "elevation_deg": 35.0, "label": "front-left, from above"}]
+        views = client.get("/api/views").json()  # no dataset: the preprocessing views, as hints; estimated by default
+        assert views["default"] is None and views["estimate"] is True and views["examples"] is False
+        assert len(views["views"]) == 24
+        assert views["views"][13] == {"index": 13, "azimuth_deg": 30.0, "elevation_deg": 35.0, "label": "front-left, from above"}
 
 
 def test_malformed_uploads_are_400(fake):
@@ -129,14 +161,24 @@ def test_queue_runs_one_job_at_a_time_in_order(tmp_path):
         first = client.post("/api/reconstruct", json={"image": image, "view": 0})
         assert first.status_code == 202
         first = first.json()
-        assert wait(client, first["id"], until=("optimizing",))["status"] == "optimizing"
+        running = wait(client, first["id"], until=("refining",))
+        assert running["status"] == "refining"
         second = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
         assert (second["status"], second["position"]) == ("queued", 1)
         third = client.post("/api/reconstruct", json={"image": image, "view": 0})  # max_queue=1 waits already
         assert third.status_code == 503 and "busy" in third.json()["detail"] and third.headers["retry-after"] == "60"
-        assert client.get(f"/api/jobs/{first['id']}/mesh.obj").status_code == 409  # not done yet
+        # While refining, mesh.obj is the first shape; the refined one does not exist yet.
+        assert (running["mesh"]["shape"], running["mesh"]["stage"], running["faces"]) == ("first", "refining", 80)
+        current = client.get(f"/api/jobs/{first['id']}/mesh.obj")
+        assert current.status_code == 200 and current.headers["x-shape"] == "first" and current.text.count("\nf ") == 80
+        assert client.get(f"/api/jobs/{first['id']}/refined.obj").status_code == 409  # not there yet
+        assert client.get(f"/api/jobs/{second['id']}/mesh.obj").status_code == 409  # no shape yet
+        assert client.get(f"/api/jobs/{first['id']}/other.obj").status_code == 404
         done = wait(client, first["id"])
-        assert done["status"] == "done" and done["faces"] > 0 and len(done["losses"]) == 20
+        assert done["status"] == "done" and done["faces"] == 320 and len(done["losses"]) == 20
+        assert (done["mesh"]["shape"], done["mesh"]["stage"]) == ("refined", "done") and set(done["shapes"]) == {"first", "refined"}
+        assert done["result"]["chosen"] == "refined" and "kept the refined shape" in done["result"]["describe"]
+        assert client.get(done["shapes"]["first"]["obj"]).text.count("\nf ") == 80  # the first shape stays downloadable
         assert wait(client, second["id"])["status"] == "done"
         assert client.get(f"/api/jobs/{second['id']}/mesh.obj").text.count("\nf ") > 0
         glb = client.get(f"/api/jobs/{second['id']}/mesh.glb")
@@ -154,7 +196,7 @@ def test_cancel_and_abandoned_jobs(tmp_path):
         waiting = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
         abandoned = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
         assert client.post(f"/api/jobs/{waiting['id']}/cancel").json()["status"] == "cancelled"
-        assert wait(client, running["id"], until=("optimizing",))["status"] == "optimizing"
+        assert wait(client, running["id"], until=("refining",))["status"] == "refining"
         assert client.delete(f"/api/jobs/{running['id']}").status_code == 200
         job = wait(client, running["id"])
         assert job["status"] == "cancelled" and job["error"] == "cancelled by its page" and job["step"] < 30
@@ -176,31 +218,141 @@ def test_progress_event_stream(fake):
             if line.startswith("data: "):
                 events.append(json.loads(line[6:]))
     assert events[-1]["status"] == "done" and events[-1]["mesh"]["obj"].endswith("/mesh.obj")
-    assert any(e["status"] == "optimizing" for e in events)
+    assert any(e["status"] == "refining" for e in events)
     steps = [e["step"] for e in events]
     assert steps == sorted(steps)
+    # The first shape is announced before the refinement runs, and long before the refined one.
+    first = next(i for i, e in enumerate(events) if e["mesh"] is not None)
+    refined = next(i for i, e in enumerate(events) if e["mesh"] is not None and e["mesh"]["shape"] == "refined")
+    assert events[first]["mesh"]["shape"] == "first" and events[first]["status"] == "encoding" and events[first]["step"] == 0
+    assert events[first]["result"]["describe"].startswith("view azimuth 30, elevation 20 (estimated)")
+    assert first < refined and events[-1]["mesh"]["stage"] == "done"
+    assert [e["mesh"]["shape"] for e in events[first:refined]] == ["first"] * (refined - first)
     sketch = Image.open(io.BytesIO(client.get(f"/api/jobs/{job['id']}/sketch.png").content))
     assert sketch.size == (256, 256)  # the default framing: the training sketches' resolution
 
 
+def test_stop_keeps_the_shape_so_far(tmp_path):
+    settings = fake_settings(tmp_path, steps=200)
+    with TestClient(create_app(settings, FakeReconstructor(settings, step_seconds=0.05))) as client:
+        job = client.post("/api/reconstruct", json={"image": data_url(chair_drawing())}).json()
+        running = wait(client, job["id"], until=("refining",))
+        assert running["stoppable"] and running["mesh"]["shape"] == "first"
+        stopped = client.post(f"/api/jobs/{job['id']}/stop").json()
+        assert stopped["stop_requested"] is True
+        done = wait(client, job["id"], timeout=10)
+        assert done["status"] == "done" and done["step"] < 200 and done["result"]["stopped"] is True
+        assert done["faces"] > 0 and client.get(f"/api/jobs/{job['id']}/mesh.obj").status_code == 200
+        assert client.post(f"/api/jobs/{job['id']}/stop").json()["status"] == "done"  # finished: nothing to stop
+        # Stopped before it ran: the first shape only.
+        blocker = client.post("/api/reconstruct", json={"image": data_url(chair_drawing())}).json()
+        early = client.post("/api/reconstruct", json={"image": data_url(chair_drawing())}).json()
+        client.post(f"/api/jobs/{early['id']}/stop")
+        client.post(f"/api/jobs/{blocker['id']}/cancel")
+        assert wait(client, early["id"], timeout=10)["status"] == "done"
+    demo = fake_settings(tmp_path, encoder_ckpt=None, siamese_ckpt=str(tmp_path / "none2.ckpt"), steps=200)
+    with TestClient(create_app(demo, FakeReconstructor(demo, step_seconds=0.05))) as client:
+        job = client.post("/api/reconstruct", json={"image": data_url(chair_drawing()), "view": 0}).json()
+        assert job["stoppable"] is False
+        response = client.post(f"/api/jobs/{job['id']}/stop")
+        assert response.status_code == 409 and "cancel it instead" in response.json()["detail"]
+        client.post(f"/api/jobs/{job['id']}/cancel")
+
+
+def test_the_view_is_optional_a_hint_when_given(tmp_path):
+    settings = fake_settings(tmp_path, steps=1)
+    engine = FakeReconstructor(settings, step_seconds=0.01)
+    image = data_url(chair_drawing())
+    with TestClient(create_app(settings, engine)) as client:
+        jobs = [client.post("/api/reconstruct", json={"image": image}).json(),
+                client.post("/api/reconstruct", json={"image": image, "view": None}).json(),
+                client.post("/api/reconstruct", files={"image": ("c.png", png_bytes(chair_drawing()), "image/png")}, data={"view": ""}).json(),
+                client.post("/api/reconstruct", json={"image": image, "view": "estimate"}).json(),
+                client.post("/api/reconstruct", json={"image": image, "view": 13}).json()]
+        for job in jobs:
+            assert wait(client, job["id"])["status"] == "done"
+        assert engine.order == [None, None, None, None, 13] and jobs[0]["view"] is None
+        # Adding a view to an earlier shape is the demo's way only.
+        response = client.post("/api/reconstruct", json={"image": image, "view": 1, "refine": jobs[0]["id"]})
+        assert response.status_code == 400 and "demo" in response.json()["detail"]
+
+
+def test_the_worker_sets_the_thread_count(tmp_path):
+    before = torch.get_num_threads()
+    seen = {}
+
+    class Recording(FakeReconstructor):
+        def run(self, job, report):
+            seen["threads"] = torch.get_num_threads()
+            return super().run(job, report)
+
+    try:
+        settings = fake_settings(tmp_path, steps=1, threads=1)
+        with TestClient(create_app(settings, Recording(settings))) as client:
+            job = client.post("/api/reconstruct", json={"image": data_url(chair_drawing())}).json()
+            assert wait(client, job["id"])["status"] == "done"
+            assert client.get("/api/health").json()["threads"] == 1
+        assert seen["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_a_real_job_with_tiny_checkpoints(tiny_models):
+def test_a_real_job_with_tiny_models(tiny_models):
+    """The encoder way (as with the pretrained models): the first shape's event comes before the
+    refined one's; describe() and the view used are reported."""
     settings = tiny_models
     with TestClient(create_app(settings)) as client:
         views = client.get("/api/views").json()
-        assert len(views["views"]) == 2 and views["examples"] is True and views["default"] == 0
+        assert len(views["views"]) == 2 and views["examples"] is True and views["default"] is None and views["estimate"] is True
         assert client.get("/api/views/1/example.png").headers["content-type"] == "image/png"
         image = data_url(chair_drawing())
-        job = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
-        job = wait(client, job["id"], timeout=120)
+        job = client.post("/api/reconstruct", json={"image": image}).json()
+        events = []
+        with client.stream("GET", f"/api/jobs/{job['id']}/events") as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+        job = events[-1]
         assert job["status"] == "done", job["error"]
+        first = next(i for i, e in enumerate(events) if e["mesh"] is not None)
+        assert events[first]["mesh"]["shape"] == "first" and events[first]["status"] != "done"
+        assert "refined" in job["shapes"] and events[first]["version"] < next(e["version"] for e in events if "refined" in e["shapes"])
         assert job["faces"] > 0 and len(job["losses"]) == settings.steps
+        result = job["result"]
+        assert result["view_estimated"] is True and result["describe"].startswith("view azimuth ") and "(estimated)" in result["describe"]
+        assert result["chosen"] in ("first", "refined") and f"kept the {result['chosen']} shape" in result["describe"]
+        assert isinstance(result["poor_match"], bool) and job["mesh"]["shape"] == result["chosen"]
         health = client.get("/api/health").json()
-        assert health["status"] == "ok" and health["ready"] is True and health["message"] is None
+        assert health["status"] == "ok" and health["ready"] is True and health["message"] is None and health["models"] == "custom"
         obj = client.get(f"/api/jobs/{job['id']}/mesh.obj")
         assert obj.status_code == 200 and "attachment" in obj.headers["content-disposition"]
         mesh = trimesh.load(io.BytesIO(obj.content), file_type="obj", force="mesh")
         assert len(mesh.faces) == job["faces"]
+        first_obj = client.get(job["shapes"]["first"]["obj"])
+        assert len(trimesh.load(io.BytesIO(first_obj.content), file_type="obj", force="mesh").faces) == job["shapes"]["first"]["faces"]
+        # A view hint: that camera, not estimated.
+        hinted = client.post("/api/reconstruct", json={"image": image, "view": 1}).json()
+        hinted = wait(client, hinted["id"], timeout=120)
+        assert hinted["status"] == "done", hinted["error"]
+        camera = views["views"][1]
+        assert hinted["result"]["view_estimated"] is False and "(given)" in hinted["result"]["describe"]
+        assert hinted["result"]["camera"] == {"azimuth_deg": camera["azimuth_deg"], "elevation_deg": camera["elevation_deg"]}
+
+
+@pytest.mark.slow
+def test_a_real_job_with_the_demo_models(tiny_demo_models):
+    """The demo's way (siamese_ckpt, no encoder): optimize from the mean code; add a view."""
+    settings = tiny_demo_models
+    with TestClient(create_app(settings)) as client:
+        views = client.get("/api/views").json()
+        assert len(views["views"]) == 2 and views["default"] == 0 and views["estimate"] is False
+        image = data_url(chair_drawing())
+        job = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
+        job = wait(client, job["id"], timeout=120)
+        assert job["status"] == "done", job["error"]
+        assert job["faces"] > 0 and len(job["losses"]) == settings.steps and job["mesh"]["shape"] == "optimized"
+        assert client.get("/api/health").json()["mode"] == "demo"
         # Refine: the earlier sketch plus one from the other view, starting from the result.
         refined = client.post("/api/reconstruct", json={"image": image, "view": 1, "refine": job["id"]}).json()
         assert refined["views"] == [0, 1]

@@ -75,57 +75,121 @@ def drawn_fraction(png: bytes) -> float:
     return float((pixels.min(-1) < 235).mean())
 
 
-def run_in_browser(base_url: str, out_dir: Path, view: str, timeout_s: float) -> dict:
+def drawn(shown: list[dict]) -> list[str]:
+    """The shapes the page drew, in order (a shape noted again when it became the kept one counts once)."""
+    return [s["shape"] for i, s in enumerate(shown) if i == 0 or shown[i - 1]["shape"] != s["shape"]]
+
+
+def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: float, stop: bool = False) -> dict:
+    """Draw a chair, submit it (``view`` None: the default, estimated), see the first shape drawn
+    while the job still runs, optionally press "Stop refining", wait for the kept shape, download it.
+    Returns the page's state then (``early``: when the first shape was drawn)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 820})
+            page = browser.new_page(viewport={"width": 1200, "height": 860})
             errors: list[str] = []
             page.on("pageerror", lambda err: errors.append(str(err)))
             page.goto(base_url, wait_until="networkidle")
             page.wait_for_function("document.querySelectorAll('#view option').length > 0")
+            default_view = page.input_value("#view")
             page.click("#submit")  # empty canvas: the page says so, nothing is sent
             assert "empty" in page.inner_text("#sketch-message")
             draw(page)
-            page.select_option("#view", view)
+            if view is not None:
+                page.select_option("#view", view)
             page.click("#submit")
+            page.wait_for_function("window.appState.shown.length >= 1 || ['failed', 'cancelled'].includes(window.appState.status)", timeout=timeout_s * 1000)
+            early = page.evaluate("({shown: [...window.appState.shown], status: window.appState.status, describe: window.appState.describe})")
+            assert early["shown"], page.inner_text("#status")
+            early["viewer"] = drawn_fraction(page.locator("#viewer").screenshot())
+            early["stop_visible"] = page.is_visible("#stop")
+            if stop:
+                page.click("#stop")
             page.wait_for_function("window.appState.status === 'shown' || ['failed', 'cancelled'].includes(window.appState.status)", timeout=timeout_s * 1000)
-            state = page.evaluate("({...window.appState, frames: +document.querySelector('#viewer').dataset.frames})")
+            state = page.evaluate("({...window.appState, shown: [...window.appState.shown], frames: +document.querySelector('#viewer').dataset.frames})")
             assert state["status"] == "shown", page.inner_text("#status")
             page.wait_for_timeout(300)
             viewer_png = page.locator("#viewer").screenshot()
+            state["notice"] = page.inner_text("#notice") if page.is_visible("#notice") else None
+            state["describe_text"] = page.inner_text("#describe")
+            state["toggle"] = page.is_visible("#shape-toggle")
             with page.expect_download() as download:
                 page.click("#download-obj")
             obj_path = out_dir / "shape.obj"
             download.value.save_as(obj_path)
             page.screenshot(path=str(out_dir / "app.png"))
-            return {**state, "viewer": drawn_fraction(viewer_png), "obj": obj_path, "errors": errors, "status_text": page.inner_text("#status")}
+            if state["toggle"]:  # show the other shape: both stay available
+                other = "first" if state["shown"][-1]["shape"] != "first" else "refined"
+                page.click(f"#show-{other}")
+                page.wait_for_function(f"window.appState.shown[window.appState.shown.length - 1].shape === '{other}'", timeout=10_000)
+                state["toggled"] = page.evaluate("window.appState.shown[window.appState.shown.length - 1]")
+                state["toggled_href"] = page.get_attribute("#download-obj", "href")
+            return {**state, "early": early, "default_view": default_view, "viewer": drawn_fraction(viewer_png), "obj": obj_path, "errors": errors,
+                    "status_text": page.inner_text("#status")}
         finally:
             browser.close()
 
 
 def test_browser_draw_submit_and_view_fake_models(tmp_path):
-    """The whole page with a fake reconstruction (fast): draw, pick a view, submit, view, download."""
+    """The whole page with a fake reconstruction (fast): draw, submit (view estimated), the first
+    shape drawn while the refinement runs, then the refined one; describe shown; download."""
     chromium_path()
     settings = fake_settings(tmp_path, steps=15)
-    with live_server(create_app(settings, FakeReconstructor(settings))) as url:
-        result = run_in_browser(url, tmp_path, "0", timeout_s=60)
+    with live_server(create_app(settings, FakeReconstructor(settings, step_seconds=0.1))) as url:
+        result = run_in_browser(url, tmp_path, None, timeout_s=60)
     assert result["errors"] == []
-    assert result["faces"] == 320 and result["frames"] >= 1 and result["viewer"] > 0.05
+    assert result["default_view"] == ""  # no view picking: estimated unless the person names one
+    early = result["early"]
+    assert early["shown"][0]["shape"] == "first" and early["shown"][0]["faces"] == 80
+    assert early["status"] in ("encoding", "refining") and early["stop_visible"] and early["viewer"] > 0.02
+    assert drawn(result["shown"]) == ["first", "refined"] and result["shown"][-1] == {"shape": "refined", "stage": "done", "faces": 320}
+    assert result["faces"] == 320 and result["frames"] >= 2 and result["viewer"] > 0.05
+    assert result["describe_text"].startswith("view azimuth 30, elevation 20 (estimated)") and "kept the refined shape" in result["describe_text"]
+    assert result["notice"] is None and result["poorMatch"] is False
     assert result["obj"].read_text().count("\nf ") == 320
+    assert result["toggled"]["shape"] == "first" and result["toggled"]["faces"] == 80 and result["toggled_href"].endswith("/first.obj")
     assert (tmp_path / "app.png").stat().st_size > 10_000
 
 
+def test_browser_stop_refining_and_poor_match_notice(tmp_path):
+    """"Stop refining" on the page: the job ends at once with the shape so far; a poor match is said."""
+    chromium_path()
+
+    class PoorMatch(FakeReconstructor):
+        def run(self, job, report):
+            outcome = super().run(job, report)
+            outcome.info.update(poor_match=True, refined_iou=0.2, describe=outcome.info["describe"] + "; refinement stopped by the page")
+            return outcome
+
+    settings = fake_settings(tmp_path, steps=600)
+    with live_server(create_app(settings, PoorMatch(settings, step_seconds=0.05))) as url:
+        start = time.monotonic()
+        result = run_in_browser(url, tmp_path, "13", timeout_s=60, stop=True)
+        assert time.monotonic() - start < 25  # 600 steps would take 30 s
+    assert result["errors"] == [] and result["status"] == "shown"
+    assert "stopped" in result["describe_text"]
+    assert result["notice"] is not None and "matches your sketch badly (silhouette IoU 0.20, below 0.5)" in result["notice"]
+
+
 @pytest.mark.slow
-def test_browser_end_to_end_with_tiny_checkpoints(tiny_models, tmp_path):
+def test_browser_end_to_end_with_tiny_models(tiny_models, tmp_path):
+    """The real models (tiny DeepSDF + encoder): the first shape is drawn, then the kept one; the
+    refined shape can be shown too."""
     chromium_path()
     with live_server(create_app(tiny_models)) as url:
-        result = run_in_browser(url, tmp_path, "1", timeout_s=150)
+        result = run_in_browser(url, tmp_path, None, timeout_s=150)
     assert result["errors"] == []
+    assert result["early"]["shown"][0]["shape"] == "first" and result["early"]["shown"][0]["stage"] in ("first", "refining")
+    assert result["shown"][0]["shape"] == "first" and result["shown"][-1]["stage"] == "done" and len(result["shown"]) >= 2
     assert result["faces"] > 0 and result["frames"] >= 1 and result["viewer"] > 0.002
+    assert result["describe_text"].startswith("view azimuth ") and "(estimated)" in result["describe_text"]
     assert result["obj"].read_text().count("\nf ") == result["faces"]
+    # Both shapes exist: the one not kept can be shown, so the refined shape is seen after the first either way.
+    assert result["toggle"] and result["toggled"]["faces"] > 0
+    assert "refined" in {s["shape"] for s in result["shown"]} | {result["toggled"]["shape"]}
     print(f"screenshot: {tmp_path / 'app.png'}")
 
 

@@ -1,11 +1,16 @@
-// The page: a drawing canvas (mouse, pen, touch), the view picker, submitting a job, following
-// its progress (server-sent events, polling if they fail) and showing the mesh.
-// window.appState is what the browser test reads: {jobId, status, faces, viewerFrames}.
+// The page: a drawing canvas (mouse, pen, touch), the optional view hint, submitting a job,
+// following its progress (server-sent events, polling if they fail) and showing each shape as it
+// arrives: the encoder's first shape at once, then the refined (kept) one. The refinement can be
+// stopped (the shape so far stays).
+// window.appState is what the browser test reads: {jobId, status, faces, shown: [{shape, stage, faces}], describe, poorMatch}.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { tool: "pen", size: 4, strokes: [], drawing: null, views: [], jobId: null, doneJobId: null, source: null, poll: null, limits: {} };
-window.appState = { jobId: null, status: "idle", faces: 0 };
+const state = {
+  tool: "pen", size: 4, strokes: [], drawing: null, views: [], jobId: null, doneJobId: null, source: null, poll: null, limits: {},
+  mode: "encoder", job: null, drawn: null, draws: Promise.resolve(), displayed: null,
+};
+window.appState = { jobId: null, status: "idle", faces: 0, shown: [], describe: "", poorMatch: false };
 
 // ---- drawing ---------------------------------------------------------------------------------
 const sketch = $("sketch"), pen = sketch.getContext("2d");
@@ -115,6 +120,12 @@ async function loadViews() {
   state.views = data.views;
   const select = $("view");
   select.innerHTML = "";
+  if (data.estimate) {
+    const option = document.createElement("option");
+    option.value = "";
+    option.textContent = "estimate it from the sketch (default)";
+    select.appendChild(option);
+  }
   for (const v of data.views) {
     const option = document.createElement("option");
     option.value = v.index;
@@ -122,14 +133,14 @@ async function loadViews() {
     option.title = `azimuth ${v.azimuth_deg}°, elevation ${v.elevation_deg}°`;
     select.appendChild(option);
   }
-  select.value = data.default;
+  select.value = data.default == null ? "" : data.default;
   state.examples = data.examples;
   showExample();
 }
 function showExample() {
   const img = $("view-example");
-  img.hidden = !state.examples;
-  if (state.examples) img.src = `/api/views/${$("view").value}/example.png`;
+  img.hidden = !state.examples || $("view").value === "";
+  if (!img.hidden) img.src = `/api/views/${$("view").value}/example.png`;
 }
 $("view").onchange = showExample;
 $("view-example").onerror = (e) => { e.target.hidden = true; };
@@ -137,6 +148,8 @@ $("view-example").onerror = (e) => { e.target.hidden = true; };
 async function loadHealth() {
   const health = await (await fetch("/api/health")).json();
   state.limits = health.limits;
+  state.mode = health.mode || "encoder";
+  $("refine-label").hidden = state.mode !== "demo";
   const banner = $("banner");
   if (!health.ready) {
     banner.hidden = false;
@@ -149,7 +162,10 @@ async function loadHealth() {
     }, document.createDocumentFragment()));
     $("submit").disabled = true;
   }
-  $("footer").textContent = `${health.limits.steps} optimization steps, ${health.limits.resolution}³ mesh grid; uploads up to ${health.limits.max_upload_mb} MB. One shape is computed at a time; others wait in a queue of ${health.limits.max_queue}.`;
+  const how = state.mode === "demo"
+    ? `The demo's models: ${health.limits.steps} optimization steps from the mean shape`
+    : `${health.models === "custom" ? "Your" : "The pretrained"} DeepSDF and sketch encoder: the first shape at once, then ${health.limits.steps} refinement steps`;
+  $("footer").textContent = `${how}, ${health.limits.resolution}³ mesh grid; uploads up to ${health.limits.max_upload_mb} MB. One sketch is computed at a time; others wait in a queue of ${health.limits.max_queue}.`;
 }
 
 // ---- jobs ------------------------------------------------------------------------------------
@@ -163,18 +179,42 @@ function stopFollowing() {
 
 function showProgress(job) {
   window.appState.status = job.status;
+  const first = job.shapes && job.shapes.first;
+  const firstNote = first ? `First shape shown (${first.seconds}s). ` : "";
   const words = {
     queued: job.position > 1 ? `Waiting: ${job.position - 1} sketch(es) ahead of yours.` : job.models_loading ? "Loading the models…" : "Waiting: yours is next.",
     loading: "Loading the models…",
+    encoding: "Computing the first shape…",
+    refining: job.stop_requested ? `${firstNote}Stopping the refinement…` : `${firstNote}Refining: step ${job.step} of ${job.steps}${job.loss != null ? `, loss ${job.loss.toFixed(4)}` : ""}.`,
     optimizing: `Optimizing: step ${job.step} of ${job.steps}${job.loss != null ? `, loss ${job.loss.toFixed(4)}` : ""}.`,
-    meshing: "Extracting the mesh…",
-    done: `Done in ${job.seconds}s: ${job.faces.toLocaleString()} triangles.`,
+    meshing: `${firstNote}Extracting the ${job.stop_requested ? "best shape so far" : "refined mesh"}…`,
+    done: `Done in ${job.seconds}s: ${job.result && job.result.chosen ? `kept the ${job.result.chosen} shape, ` : ""}${job.faces.toLocaleString()} triangles.`,
     failed: `Failed: ${job.error}`,
     cancelled: `Cancelled: ${job.error}`,
   };
   say("status", words[job.status] || job.status, job.status === "failed");
-  $("progress").value = job.status === "done" ? 1 : job.status === "meshing" ? 0.97 : 0.95 * job.step / Math.max(1, job.steps);
+  const fraction = { queued: 0, loading: 0.02, encoding: 0.05, meshing: 0.97, done: 1 }[job.status];
+  const share = job.step / Math.max(1, job.steps);
+  $("progress").value = fraction != null ? fraction : job.status === "refining" ? 0.1 + 0.85 * share : 0.95 * share;
   plotLosses(job.losses);
+  const finished = ["done", "failed", "cancelled"].includes(job.status);
+  const hasShape = Boolean(job.mesh);
+  $("stop").hidden = finished || !job.stoppable || !hasShape;
+  $("stop").disabled = Boolean(job.stop_requested);
+  $("stop").textContent = job.stop_requested ? "Stopping…" : "Stop refining (keep this shape)";
+  $("cancel").hidden = finished || !$("stop").hidden;
+  if (job.result) {
+    say("describe", job.result.describe);
+    window.appState.describe = job.result.describe;
+  }
+  const poor = job.status === "done" && job.result && job.result.poor_match;
+  window.appState.poorMatch = Boolean(poor);
+  $("notice").hidden = !poor;
+  if (poor) {
+    const iou = job.result.chosen === "refined" ? job.result.refined_iou : job.result.first_iou;
+    $("notice").textContent = `This shape matches your sketch badly (silhouette IoU ${iou.toFixed(2)}, below ${job.result.min_iou}): `
+      + `try ${job.result.view_estimated ? "naming the view it is drawn from" : "another view (or none: estimate it)"}, a cleaner closed outline, or a model trained on such shapes.`;
+  }
 }
 
 function plotLosses(losses) {
@@ -192,27 +232,68 @@ function plotLosses(losses) {
   ctx.stroke();
 }
 
+// Where the viewer starts: the camera the sketch was drawn from (estimated or given).
+function jobCamera(job) {
+  if (job.result && job.result.camera) return job.result.camera;
+  return state.views.find((v) => v.index === job.view);
+}
+
+// Draw a published shape of the current job (in order: a later shape never hides under an earlier one).
+function showShape(job, name, stage) {
+  const links = job.shapes[name], jobId = job.id;
+  const camera = jobCamera(job);
+  state.draws = state.draws.then(async () => {
+    const text = await (await fetch(links.obj)).text();
+    if (state.jobId !== jobId) return;
+    const faces = viewer.setObj(text, camera);
+    window.appState.faces = faces;
+    window.appState.shown.push({ shape: name, stage, faces });
+    state.displayed = name;
+    $("viewer-empty").hidden = true;
+    for (const [id, url] of [["download-obj", links.obj], ["download-glb", links.glb]]) {
+      $(id).href = url;
+      $(id).classList.remove("disabled");
+    }
+    $("show-first").classList.toggle("active", name === "first");
+    $("show-refined").classList.toggle("active", name === "refined");
+  }).catch((err) => say("status", `The shape could not be loaded: ${err.message}`, true));
+  return state.draws;
+}
+
 async function finish(job) {
   stopFollowing();
   setBusy(false);
   if (job.status !== "done") return;
-  const view = state.views.find((v) => v.index === job.view);
-  const text = await (await fetch(job.mesh.obj)).text();
-  window.appState.faces = viewer.setObj(text, view);
-  $("viewer-empty").hidden = true;
-  for (const [id, url] of [["download-obj", job.mesh.obj], ["download-glb", job.mesh.glb]]) {
-    $(id).href = url;
-    $(id).classList.remove("disabled");
-  }
+  await showNewest(job);
+  await state.draws;
+  const both = job.shapes.first && job.shapes.refined;
+  $("shape-toggle").hidden = !both;
   state.doneJobId = job.id;
-  $("refine").disabled = false;
+  $("refine").disabled = state.mode !== "demo";
   window.appState.status = "shown";
+}
+
+// The newest shape of the job, once: the first one as soon as it exists, then the kept one.
+function showNewest(job) {
+  if (!job.mesh) return state.draws;
+  const key = `${job.mesh.shape}:${job.mesh.stage === "done" ? "done" : "running"}`;
+  if (state.drawn === key) return state.draws;
+  const same = state.drawn && state.drawn.startsWith(`${job.mesh.shape}:`);
+  state.drawn = key;
+  if (same) {  // the kept shape is the one already shown (or being loaded): note it, nothing to load
+    const entry = { shape: job.mesh.shape, stage: job.mesh.stage, faces: job.mesh.faces };
+    state.draws = state.draws.then(() => { if (state.jobId === job.id) window.appState.shown.push(entry); });
+    return state.draws;
+  }
+  return showShape(job, job.mesh.shape, job.mesh.stage);
 }
 
 function update(job) {
   if (job.id !== state.jobId) return;
+  state.job = job;
   showProgress(job);
   if (["done", "failed", "cancelled"].includes(job.status)) finish(job);
+  else showNewest(job);
 }
 
 function poll(id) {
@@ -241,6 +322,7 @@ function follow(id) {
 function setBusy(busy) {
   $("submit").disabled = busy;
   $("cancel").hidden = !busy;
+  if (!busy) $("stop").hidden = true;
 }
 
 function hasInk() {
@@ -253,7 +335,8 @@ $("submit").onclick = async () => {
   if (!hasInk()) return say("sketch-message", "The canvas is empty: draw the shape first (dark strokes).", true);
   say("sketch-message", "");
   setBusy(true);
-  const body = { image: sketch.toDataURL("image/png"), view: +$("view").value };
+  const view = $("view").value;
+  const body = { image: sketch.toDataURL("image/png"), view: view === "" ? null : +view };
   if ($("refine").checked && state.doneJobId) body.refine = state.doneJobId;
   let response;
   try {
@@ -268,11 +351,26 @@ $("submit").onclick = async () => {
   }
   const job = await response.json();
   state.jobId = window.appState.jobId = job.id;
+  state.drawn = null;
+  window.appState.shown = [];
+  window.appState.describe = "";
+  say("describe", "");
+  $("shape-toggle").hidden = true;
   showProgress(job);
   follow(job.id);
 };
 
 $("cancel").onclick = () => { if (state.jobId) fetch(`/api/jobs/${state.jobId}/cancel`, { method: "POST" }); };
+$("stop").onclick = async () => {
+  if (!state.jobId) return;
+  $("stop").disabled = true;
+  const response = await fetch(`/api/jobs/${state.jobId}/stop`, { method: "POST" });
+  if (response.ok) update(await response.json());
+  else say("status", await apiError(response), true);
+};
+for (const name of ["first", "refined"]) {
+  $(`show-${name}`).onclick = () => { if (state.job && state.job.shapes[name]) showShape(state.job, name, name); };
+}
 // Leaving the page frees the server at once instead of after abandon_after_s.
 window.addEventListener("pagehide", () => {
   if (state.jobId && !$("submit").disabled) return;
