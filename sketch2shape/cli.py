@@ -312,7 +312,8 @@ def app(args: argparse.Namespace) -> None:
     except ImportError as err:
         raise SystemExit(f"sketch2shape app needs the app extra ({err.name} is missing): pip install -e \".[app]\"") from None
     try:
-        settings = load_settings(args.config, host=args.host, port=args.port, deepsdf_ckpt=args.deepsdf_ckpt, siamese_ckpt=args.siamese_ckpt, data_dir=args.data_dir, device=args.device)
+        settings = load_settings(args.config, host=args.host, port=args.port, deepsdf_ckpt=args.deepsdf_ckpt, encoder_ckpt=args.encoder_ckpt,
+                                 siamese_ckpt=args.siamese_ckpt, data_dir=args.data_dir, device=args.device, threads=args.threads)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     serve(settings)
@@ -354,8 +355,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; conf/app.yaml)")
     a.add_argument("--host", help="address to listen on (default from conf/app.yaml: 127.0.0.1, this machine only)")
     a.add_argument("--port", type=int, help="port (default from conf/app.yaml: 7860)")
-    a.add_argument("--deepsdf-ckpt", help=f"DeepSDF checkpoint (default: {DEMO_RUN / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'})")
-    a.add_argument("--siamese-ckpt", help=f"Siamese checkpoint (default: {DEMO_RUN / 'train_siamese' / 'checkpoints' / 'last.ckpt'})")
+    a.add_argument("--deepsdf-ckpt", help="your DeepSDF (train_deepsdf checkpoint or release file; default: the pretrained one)")
+    a.add_argument("--encoder-ckpt", help="your sketch encoder for that DeepSDF (default: the pretrained one)")
+    a.add_argument("--siamese-ckpt", help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
+    a.add_argument("--threads", type=int, help="torch CPU threads of the worker (default from conf/app.yaml: 1; 0: torch's default)")
     a.add_argument("--data-dir", help="paths.data_dir holding the dataset the checkpoints were trained on (default: data)")
     a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
     a.add_argument("--config", default=None, help="settings file (default: conf/app.yaml)")
