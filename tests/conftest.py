@@ -6,12 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHAPENET_SAMPLE = SHARED_DATA / "shapenet_sample" / "03001627"
 SHAPENET_V1_SAMPLE = SHARED_DATA / "shapenet_v1_sample" / "03001627"
+
+
+CUDA_MISSING = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available (torch.cuda.is_available() is False)")
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, CUDA_MISSING])]
+
+
+@pytest.fixture(params=DEVICES)
+def torch_device(request) -> torch.device:
+    """Runs a test on the CPU and, marked ``cuda``, on a GPU (skipped where CUDA is absent)."""
+    return torch.device(request.param)
 
 
 def require_shared_data(path: Path = SHAPENET_SAMPLE) -> Path:

@@ -12,6 +12,10 @@ Conventions
   image coordinates ``(u, v) = (j + 0.5, i + 0.5)``. Square pixels, principal point at the image
   center, field of view ``fov_deg`` across the full image width (= height).
 * Depth is the distance along the ray from the camera center (not the z coordinate).
+
+:class:`CameraBatch` holds N such cameras (one resolution) as tensors, like a PyTorch3D camera
+batch: its rays are ``(N, H*W, 3)`` and :func:`sketch2shape.render.sphere_tracing.render_batch`
+traces all views in one call. ``CameraBatch(...)[i]`` is the ``Camera`` of view ``i``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ class Camera:
 
     def with_resolution(self, resolution: int) -> "Camera":
         return Camera(self.azimuth_deg, self.elevation_deg, self.distance, self.fov_deg, resolution)
+
+    def batch(self) -> "CameraBatch":
+        """This camera as a batch of one view."""
+        return CameraBatch.from_cameras([self])
 
     def position(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
         """Camera center in world coordinates, shape (3,)."""
@@ -164,3 +172,161 @@ def cameras_to_json(cameras: Iterable[Camera]) -> list[dict]:
 
 def cameras_from_json(items: Iterable[dict]) -> list[Camera]:
     return [Camera(**item) for item in items]
+
+
+_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "fov_deg")
+
+
+class CameraBatch:
+    """N cameras of the :class:`Camera` model sharing one ``resolution``.
+
+    The fields ``azimuth_deg``, ``elevation_deg``, ``distance`` and ``fov_deg`` are ``(N,)``
+    float64 CPU tensors (no gradients); methods take ``dtype``/``device`` like ``Camera``'s and
+    return tensors with a leading view dimension. The same checks as ``Camera`` apply to every
+    view. ``len()``, indexing (a :class:`Camera`) and iteration work as on a list of cameras.
+    """
+
+    __slots__ = (*_FIELDS, "resolution")
+
+    def __init__(self, azimuth_deg, elevation_deg, distance=2.5, fov_deg=50.0, resolution: int = 256) -> None:
+        values = [torch.atleast_1d(torch.as_tensor(v, dtype=torch.float64)).detach().cpu() for v in (azimuth_deg, elevation_deg, distance, fov_deg)]
+        if any(v.dim() != 1 for v in values):
+            raise ValueError("CameraBatch: azimuth_deg, elevation_deg, distance and fov_deg must be scalars or 1-D sequences")
+        try:
+            values = torch.broadcast_tensors(*values)
+        except RuntimeError as error:
+            raise ValueError(f"CameraBatch: the per-view values have different lengths {[len(v) for v in values]}") from error
+        if len(values[0]) == 0:
+            raise ValueError("CameraBatch: needs at least one view")
+        azimuth, elevation, dist, fov = (v.contiguous() for v in values)
+        resolution = int(resolution)
+        for i in range(len(azimuth)):  # the single camera's checks and messages, per view
+            try:
+                Camera(float(azimuth[i]), float(elevation[i]), float(dist[i]), float(fov[i]), resolution)
+            except ValueError as error:
+                raise ValueError(f"view {i}: {error}") from None
+        for name, value in zip(_FIELDS, (azimuth, elevation, dist, fov)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "resolution", resolution)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("CameraBatch is immutable")
+
+    def __reduce__(self):
+        return (CameraBatch, (*(getattr(self, n) for n in _FIELDS), self.resolution))
+
+    @classmethod
+    def from_views(cls, azimuths_deg, elevations_deg, distance=2.5, fov_deg=50.0, resolution: int = 256) -> "CameraBatch":
+        """Views from azimuths and elevations (sequences or scalars, broadcast against each other)."""
+        return cls(azimuths_deg, elevations_deg, distance, fov_deg, resolution)
+
+    @classmethod
+    def from_cameras(cls, cameras: Sequence[Camera]) -> "CameraBatch":
+        cameras = list(cameras)
+        if not cameras:
+            raise ValueError("CameraBatch.from_cameras: needs at least one camera")
+        resolutions = {cam.resolution for cam in cameras}
+        if len(resolutions) > 1:
+            raise ValueError(f"CameraBatch.from_cameras: the cameras must share one resolution, got {sorted(resolutions)}")
+        columns = [[getattr(cam, name) for cam in cameras] for name in _FIELDS]
+        return cls(*columns, resolution=cameras[0].resolution)
+
+    def __len__(self) -> int:
+        return len(self.azimuth_deg)
+
+    def __getitem__(self, index: int) -> Camera:
+        return Camera(*(float(getattr(self, name)[index]) for name in _FIELDS), self.resolution)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, CameraBatch):
+            return NotImplemented
+        return self.resolution == other.resolution and all(torch.equal(getattr(self, n), getattr(other, n)) for n in _FIELDS)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"CameraBatch({len(self)} views, resolution={self.resolution})"
+
+    def cameras(self) -> list[Camera]:
+        return list(self)
+
+    def to_dicts(self) -> list[dict]:
+        return cameras_to_json(self)
+
+    def with_resolution(self, resolution: int) -> "CameraBatch":
+        return CameraBatch(self.azimuth_deg, self.elevation_deg, self.distance, self.fov_deg, resolution)
+
+    @property
+    def focal_px(self) -> torch.Tensor:
+        """(N,) focal lengths in pixels (float64)."""
+        return 0.5 * self.resolution / torch.tan(torch.deg2rad(self.fov_deg) / 2.0)
+
+    def position(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(N, 3) camera centers in world coordinates."""
+        az, el = torch.deg2rad(self.azimuth_deg), torch.deg2rad(self.elevation_deg)
+        xyz = torch.stack([torch.cos(el) * torch.sin(az), torch.sin(el), torch.cos(el) * torch.cos(az)], dim=-1)
+        return (xyz * self.distance[:, None]).to(dtype=dtype, device=device)
+
+    def rotation(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(N, 3, 3) world-to-camera rotations, as :meth:`Camera.rotation` per view."""
+        back = self.position(torch.float64)
+        back = back / back.norm(dim=-1, keepdim=True)
+        up_world = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).expand_as(back)
+        right = torch.linalg.cross(up_world, back)
+        right = right / right.norm(dim=-1, keepdim=True)
+        up = torch.linalg.cross(back, right)
+        return torch.stack([right, up, back], dim=1).to(dtype=dtype, device=device)
+
+    def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
+        """Points (N, ..., 3) in world coordinates (view i's in row i) to camera coordinates."""
+        rot = self.rotation(points.dtype, points.device)
+        centered = points - self.position(points.dtype, points.device).reshape(len(self), *([1] * (points.dim() - 2)), 3)
+        return self._rotate(centered, rot)
+
+    def directions_to_camera(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Rotate direction vectors (N, ..., 3), view i's in row i, from world into camera frames."""
+        return self._rotate(vectors, self.rotation(vectors.dtype, vectors.device))
+
+    def _rotate(self, vectors: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+        if vectors.shape[0] != len(self) or vectors.shape[-1] != 3:
+            raise ValueError(f"expected ({len(self)}, ..., 3) with one row per view, got {tuple(vectors.shape)}")
+        flat = vectors.reshape(len(self), -1, 3)
+        return torch.bmm(flat, rot.transpose(1, 2)).reshape(vectors.shape)
+
+    def rays(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per view one ray per pixel through the pixel center, row-major: origins and unit
+        directions, both (N, H*W, 3) in world coordinates (as :meth:`Camera.rays` per view)."""
+        n = self.resolution
+        centers = torch.arange(n, dtype=dtype, device=device) + 0.5
+        v, u = torch.meshgrid(centers, centers, indexing="ij")
+        focal = self.focal_px.to(dtype=dtype, device=device)[:, None, None]
+        x = (u - 0.5 * n) / focal
+        y = -(v - 0.5 * n) / focal
+        dirs_cam = torch.stack([x, y, -torch.ones_like(x)], dim=-1).reshape(len(self), -1, 3)
+        dirs = torch.bmm(dirs_cam, self.rotation(dtype, device))  # R^T applied to row vectors
+        dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+        origins = self.position(dtype, device)[:, None, :].expand_as(dirs)
+        return origins, dirs
+
+    def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Project world points (N, P, 3), view i's in row i, as :meth:`Camera.project`:
+        uv (N, P, 2) and depth (N, P)."""
+        cam = self.world_to_camera(points)
+        z = -cam[..., 2]
+        focal = self.focal_px.to(dtype=points.dtype, device=points.device).reshape(len(self), *([1] * (points.dim() - 2)))
+        u = focal * cam[..., 0] / z + 0.5 * self.resolution
+        v = -focal * cam[..., 1] / z + 0.5 * self.resolution
+        depth = cam.norm(dim=-1) * torch.sign(z)
+        return torch.stack([u, v], dim=-1), depth
+
+
+def as_camera_batch(cameras: "Camera | CameraBatch | Sequence[Camera]") -> CameraBatch:
+    """A :class:`CameraBatch` from a batch, one camera or a sequence of cameras."""
+    if isinstance(cameras, CameraBatch):
+        return cameras
+    if isinstance(cameras, Camera):
+        return cameras.batch()
+    return CameraBatch.from_cameras(cameras)

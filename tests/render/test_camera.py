@@ -1,10 +1,11 @@
 import math
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from sketch2shape.render.camera import Camera, cameras_from_json, cameras_to_json, sphere_cameras, view_grid
+from sketch2shape.render.camera import Camera, CameraBatch, as_camera_batch, cameras_from_json, cameras_to_json, sphere_cameras, view_grid
 
 
 def test_origin_projects_to_image_center():
@@ -65,3 +66,50 @@ def test_camera_validation():
         Camera(elevation_deg=90)
     with pytest.raises(ValueError, match="distance=0.5 must exceed 1"):
         Camera(distance=0.5)
+
+
+def test_camera_batch_rays_and_rotations_equal_the_single_cameras():
+    cams = [Camera(30, 20, resolution=24), Camera(200, -35, distance=3.0, fov_deg=40, resolution=24), Camera(95, 60, resolution=24)]
+    batch = CameraBatch.from_cameras(cams)
+    assert len(batch) == 3 and list(batch) == cams and batch[1] == cams[1] and batch.cameras() == cams
+    for dtype in (torch.float32, torch.float64):
+        origins, dirs = batch.rays(dtype)
+        assert origins.shape == dirs.shape == (3, 24 * 24, 3) and dirs.dtype == dtype
+        rotations, positions = batch.rotation(dtype), batch.position(dtype)
+        for i, cam in enumerate(cams):
+            o, d = cam.rays(dtype)
+            assert torch.allclose(origins[i], o, rtol=0, atol=1e-6) and torch.allclose(dirs[i], d, rtol=0, atol=1e-6)
+            assert torch.allclose(rotations[i], cam.rotation(dtype)) and torch.allclose(positions[i], cam.position(dtype))
+    assert torch.allclose(batch.focal_px, torch.tensor([c.focal_px for c in cams], dtype=torch.float64))
+
+
+def test_camera_batch_projection_and_frames_follow_each_view():
+    batch = CameraBatch.from_views([0.0, 90.0, 250.0], [10.0, -20.0, 45.0], distance=2.2, resolution=32)
+    origins, dirs = batch.rays(torch.float64)
+    uv, depth = batch.project(origins + 1.3 * dirs)
+    rows, cols = np.divmod(np.arange(32 * 32), 32)
+    assert np.allclose(uv[..., 0].numpy(), cols + 0.5, atol=1e-6) and np.allclose(uv[..., 1].numpy(), rows + 0.5, atol=1e-6)
+    assert torch.allclose(depth, torch.full_like(depth, 1.3))
+    points = torch.randn(3, 5, 3, dtype=torch.float64)
+    for i, cam in enumerate(batch):
+        assert torch.allclose(batch.world_to_camera(points)[i], cam.world_to_camera(points[i]))
+        assert torch.allclose(batch.directions_to_camera(points)[i], cam.directions_to_camera(points[i]))
+    assert batch.directions_to_camera(torch.randn(3, 4, 4, 3)).shape == (3, 4, 4, 3)
+
+
+def test_camera_batch_constructors_broadcast_validate_and_convert():
+    batch = CameraBatch.from_views([0.0, 90.0, 180.0], 20.0, resolution=16)
+    assert [(c.azimuth_deg, c.elevation_deg, c.distance, c.fov_deg, c.resolution) for c in batch] == [(a, 20.0, 2.5, 50.0, 16) for a in (0.0, 90.0, 180.0)]
+    assert batch.with_resolution(8).resolution == 8 and batch.with_resolution(8)[2] == batch[2].with_resolution(8)
+    assert Camera(10, 5).batch() == CameraBatch.from_cameras([Camera(10, 5)])
+    assert as_camera_batch(Camera(10, 5)) == Camera(10, 5).batch() and as_camera_batch(batch) is batch
+    assert cameras_from_json(batch.to_dicts()) == list(batch)
+    assert pickle.loads(pickle.dumps(batch)) == batch
+    with pytest.raises(ValueError, match="view 1: elevation_deg=90"):
+        CameraBatch.from_views([0.0, 10.0], [0.0, 90.0])
+    with pytest.raises(ValueError, match="different lengths"):
+        CameraBatch.from_views([0.0, 10.0, 20.0], [0.0, 10.0])
+    with pytest.raises(ValueError, match="share one resolution"):
+        CameraBatch.from_cameras([Camera(resolution=16), Camera(resolution=32)])
+    with pytest.raises(AttributeError):
+        batch.resolution = 3

@@ -15,7 +15,7 @@ def sphere_sdf(z):
 
 def box_sdf(half):
     def f(p):
-        q = p.abs() - torch.as_tensor(half, dtype=p.dtype)
+        q = p.abs() - torch.as_tensor(half, dtype=p.dtype, device=p.device)
         return q.clamp_min(0).norm(dim=-1) + q.max(dim=-1).values.clamp_max(0)
     return f
 
