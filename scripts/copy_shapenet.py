@@ -1,6 +1,7 @@
 """Import a ShapeNetCore category into data/<name>/shapes + metainfo.csv.
 
 python scripts/copy_shapenet.py data=shapenet_chair_16 +source=/path/ShapeNetCore/03001627
+python scripts/copy_shapenet.py data=shapenet_chair_sample +source=../shared/data/shapenet_sample/03001627
 """
 
 import logging

@@ -1,6 +1,7 @@
 """Every sketch-to-shape method on the same shapes in one run: the comparison table.
 
 python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... siamese_ckpt_path=... [encoder_ckpt_path=...]
+python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... siamese_ckpt_path=... resume_from=<run folder>
 """
 
 import logging

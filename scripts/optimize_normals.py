@@ -1,6 +1,7 @@
 """Fit DeepSDF latent codes so that their sphere-traced normal maps match the ground truth.
 
 python scripts/optimize_normals.py +data=procedural_chair_16 ckpt_path=...
+python scripts/optimize_normals.py +data=shapenet_chair_16 ckpt_path=... split=val obj_ids=[<obj_id>]
 """
 
 import logging

@@ -1,6 +1,7 @@
 """Reconstruct shapes from their sketches: DeepSDF codes steered by the Siamese distance.
 
 python scripts/optimize_sketch.py +data=procedural_chair_16 split=val ckpt_path=... siamese_ckpt_path=...
+python scripts/optimize_sketch.py +data=shapenet_chair_16 split=val ckpt_path=... siamese_ckpt_path=... init=encoder encoder_ckpt_path=...
 """
 
 import logging

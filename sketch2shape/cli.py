@@ -166,6 +166,9 @@ def reconstruct(args: argparse.Namespace) -> None:
             "error: this installation has no pretrained models (sketch2shape/pretrained/); train them with "
             "`sketch2shape train-release`, or pass --deepsdf-ckpt and --encoder-ckpt"
         )
+    for flag, path in (("--deepsdf-ckpt", args.deepsdf_ckpt), ("--encoder-ckpt", args.encoder_ckpt)):
+        if path is not None and not Path(path).is_file():
+            raise SystemExit(f"error: {flag} {path} does not exist (train one with `sketch2shape train-release`, or leave both flags out for the pretrained models)")
     if (args.encoder_ckpt is None) != (args.deepsdf_ckpt is None):
         raise SystemExit("error: pass --deepsdf-ckpt and --encoder-ckpt together (the encoder predicts codes of that DeepSDF), or neither for the pretrained models")
     deepsdf_path = args.deepsdf_ckpt or PRETRAINED["deepsdf"]

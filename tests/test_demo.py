@@ -65,5 +65,9 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
     bad.write_text("not an image")
     out = subprocess.run(rec[:4] + [str(bad)] + rec[5:], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "is not an image" in out.stderr
+    out = subprocess.run(rec[:5] + ["--deepsdf-ckpt", str(tmp_path / "missing.ckpt"), "--siamese-ckpt", rec[rec.index("--siamese-ckpt") + 1]],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0 and "run `sketch2shape demo` first" in out.stderr and "Traceback" not in out.stderr
+    # Without --siamese-ckpt, a missing model file of the encoder way is named, with no traceback.
     out = subprocess.run(rec[:5] + ["--deepsdf-ckpt", str(tmp_path / "missing.ckpt")], cwd=tmp_path, capture_output=True, text=True)
-    assert out.returncode != 0 and "run `sketch2shape demo` first" in out.stderr
+    assert out.returncode != 0 and "missing.ckpt does not exist" in out.stderr and "Traceback" not in out.stderr

@@ -189,3 +189,22 @@ Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1
 """
     write_text(out / "model_card.md", text)
     return [*paths, out / "model_card.md", out / "model_card.json"]
+
+
+def load_lightning_module(module_cls, path: str | Path, device: str | torch.device, kind: str, hint: str = ""):
+    """``module_cls.load_from_checkpoint(path)`` with clear errors: ``FileNotFoundError`` naming the
+    file, :class:`CheckpointError` when it is not a checkpoint of ``kind`` (a key of :data:`KINDS`
+    or a description), never PyTorch's advice to load it unsafely."""
+    path = Path(str(path))
+    what = KINDS.get(kind, kind)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} checkpoint {path} does not exist{hint}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what}: it is not a readable PyTorch checkpoint file (another kind of file, or a truncated one)")
+    try:
+        return module_cls.load_from_checkpoint(str(path), map_location=torch.device(device))
+    except Exception as err:  # a checkpoint of another model, or of an incompatible version
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "weights_only" in str(err):
+            first = type(err).__name__
+        raise CheckpointError(f"{path} is not a sketch2shape checkpoint of {what} that this version can load ({first})") from None

@@ -133,7 +133,9 @@ class SiameseModule(L.LightningModule):
 
 def load_siamese(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SiameseNet:
     """The trained :class:`SiameseNet` of a ``train_siamese`` checkpoint, in eval mode, frozen."""
-    module = SiameseModule.load_from_checkpoint(str(ckpt_path), map_location=torch.device(device))
+    from sketch2shape.models.checkpoints import load_lightning_module
+
+    module = load_lightning_module(SiameseModule, ckpt_path, device, "a Siamese network (train_siamese)", " (train one with scripts/train_siamese.py)")
     net = module.net.eval()
     net.requires_grad_(False)
     return net

@@ -194,13 +194,10 @@ def load_sketch_encoder(ckpt_path: str | Path, device: str | torch.device = "cpu
     ``net.deepsdf`` tells which DeepSDF checkpoint its codes belong to; check with
     :meth:`SketchEncoderNet.check_compatible` before decoding its codes.
     """
-    path = Path(str(ckpt_path))
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"sketch encoder checkpoint {path} does not exist; train one with scripts/train_sketch_encoder.py "
-            "(logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt)"
-        )
-    module = SketchEncoderModule.load_from_checkpoint(str(path), map_location=torch.device(device))
+    from sketch2shape.models.checkpoints import load_lightning_module
+
+    hint = "; train one with scripts/train_sketch_encoder.py (logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt)"
+    module = load_lightning_module(SketchEncoderModule, ckpt_path, device, "sketch_encoder", hint)
     net = module.net.eval()
     net.requires_grad_(False)
     return net

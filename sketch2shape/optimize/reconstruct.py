@@ -75,10 +75,9 @@ def load_deepsdf(ckpt_path: str | Path | None, device: torch.device) -> DeepSDF:
     """A trained DeepSDF in eval mode with its decoder frozen."""
     if not ckpt_path:
         raise ValueError("ckpt_path is required: the DeepSDF checkpoint, e.g. ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt")
-    path = Path(str(ckpt_path))
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={path} does not exist")
-    model = DeepSDF.load_from_checkpoint(path, map_location=device)
+    from sketch2shape.models.checkpoints import load_lightning_module
+
+    model = load_lightning_module(DeepSDF, Path(str(ckpt_path)), device, "deepsdf")
     model.eval()
     model.requires_grad_(False)
     return model.to(device)

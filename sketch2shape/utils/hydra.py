@@ -137,6 +137,11 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
 
         @functools.wraps(task)
         def run() -> object:
+            if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
+                # What the task does and how to call it (the script's docstring), then Hydra's help.
+                doc = (sys.modules.get(task.__module__).__doc__ or "").strip() if task.__module__ in sys.modules else ""
+                if doc:
+                    print(doc + "\n")
             conf_dir = config_dir()
             sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], conf_dir, config_name)]
             app = hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(checked)

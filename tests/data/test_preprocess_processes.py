@@ -165,8 +165,18 @@ def test_shard_locks_let_shards_run_together_but_not_twice(tmp_path):
 
 @pytest.mark.slow
 def test_a_second_run_fails_or_waits_and_cleans_up_after_a_killed_run(tmp_path):
-    holder = start(tmp_path, *SLOW, "workers=1")
-    lock_file = tmp_path / "data" / "procedural_chair_4" / ".preprocess.lock"
+    # The holder is a process that takes the dataset's lock and keeps it until it is killed (a real
+    # preprocessing run could finish first on a busy machine, which made this test flaky).
+    dataset = tmp_path / "data" / "procedural_chair_4"
+    dataset.mkdir(parents=True)
+    script = (
+        "import sys, time; from sketch2shape.data.preprocess.lock import DatasetLock; "
+        "lock = DatasetLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)"
+    )
+    log = open(tmp_path / "holder.out", "w+")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(dataset)], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    holder.log = log
+    lock_file = dataset / ".preprocess.lock"
 
     def holder_pid():
         try:
