@@ -201,15 +201,33 @@ def main() -> None:
         rows_out.append({"set": item["set"], "obj_id": item["obj_id"], "view": item["view"], "method": "mean", "chamfer_x1000": metrics.chamfer * 1000, "fscore": metrics.fscore, "seconds": 0.0})
     from tqdm import tqdm
 
-    with multiprocessing.get_context("fork").Pool(args.workers, initializer=init_worker) as pool:
-        for out in tqdm(pool.imap_unordered(score_item, items), total=len(items), desc="sketch to shape"):
-            rows_out += out
-    table = pd.DataFrame(rows_out)
+    # Sets interleaved, so that a run stopped early (Ctrl-C: the summary covers what finished) has
+    # every set; rows are appended to results.csv as they come.
+    by_set: dict[str, list[dict]] = {}
+    for item in items:
+        by_set.setdefault(item["set"], []).append(item)
+    order = [group[i] for i in range(max(len(g) for g in by_set.values())) for group in by_set.values() if i < len(group)]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    done = 0
+    pool = multiprocessing.get_context("fork").Pool(args.workers, initializer=init_worker)
+    try:
+        for out in tqdm(pool.imap(score_item, order), total=len(order), desc="sketch to shape"):
+            rows_out += out
+            done += 1
+            pd.DataFrame(rows_out).to_csv(out_dir / "results.csv", index=False)
+        pool.close()
+    except KeyboardInterrupt:
+        print(f"[benchmark] stopped after {done} of {len(order)} sketches; summarizing those", file=sys.stderr)
+        pool.terminate()
+    pool.join()
+    scored = {(r["set"], r["obj_id"], r["view"]) for r in rows_out if r["method"] == "encoder"}
+    table = pd.DataFrame([r for r in rows_out if (r["set"], r["obj_id"], r["view"]) in scored])
     table.to_csv(out_dir / "results.csv", index=False)
     summary = summarize(table)
-    text = markdown(summary) + f"\n\n{len(items)} sketches, {time.perf_counter() - began:.0f} s on {args.workers} processes. `{' '.join(sys.argv)}`\n"
+    shapes = table[table["method"] == "encoder"].groupby("set")["obj_id"].nunique().to_dict()
+    text = markdown(summary) + (f"\n\n{done} of {len(order)} sketches ({', '.join(f'{k}: {v} shapes' for k, v in shapes.items())}), "
+                                f"{time.perf_counter() - began:.0f} s on {args.workers} processes. `{' '.join(sys.argv)}`\n")
     (out_dir / "summary.md").write_text(text)
     print(text)
     if args.model_card:

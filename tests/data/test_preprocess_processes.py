@@ -197,6 +197,7 @@ def test_a_second_run_fails_or_waits_and_cleans_up_after_a_killed_run(tmp_path):
         # lock=wait: waits, says for whom; once the holder is killed it runs and removes its leftovers
         shape_dir = tmp_path / "data" / "procedural_chair_4" / "shapes" / "chair_00000"
         stale = shape_dir / ".normalized_mesh.k1ll3d_x.tmp.obj"
+        shape_dir.mkdir(parents=True, exist_ok=True)
         stale.write_text("half a mesh")
         waiting = start(tmp_path, *FAST, "workers=1", "lock=wait", "obj_ids=[chair_00000]")
         assert wait_for(lambda: "waiting for the preprocessing run" in output(waiting), timeout=120), output(waiting)[-3000:]
