@@ -186,7 +186,8 @@ def reconstruct(args: argparse.Namespace) -> None:
 
     from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
 
-    torch.set_num_threads(args.threads) if args.threads else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
     steps = 30 if args.steps is None else args.steps
     refine = RefineSettings(steps=steps, silhouette_weight=1.0 if args.silhouette_weight is None else args.silhouette_weight)

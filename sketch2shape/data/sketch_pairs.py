@@ -312,12 +312,7 @@ def make_sketch_pairs(
             log.warning("sketch pairs: %s", line)
         with atomic_path(out / "failures.txt") as tmp:
             Path(tmp).write_text("\n".join(problems) + "\n")
-    counts = {kind: 0 for kind in KINDS}
-    for job in jobs:
-        if Path(job.path).is_file():
-            with np.load(job.path) as shard:
-                counts[job.kind] += int(len(shard["code_index"]))
-    return counts
+    return pair_counts(out)
 
 
 class SketchPairs(Dataset):
