@@ -231,16 +231,17 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     from PIL import Image
 
     from sketch2shape.render.camera import Camera
-    from sketch2shape.utils.io import save_image
-    from sketch2shape.viz import image_grid, render_mesh
+    from sketch2shape.viz import render_mesh, save_labeled_grid
 
     size = 192
     cameras = [result.camera.with_resolution(size)] + [Camera(azimuth_deg=a, elevation_deg=20.0, resolution=size) for a in (0, 90, 180)]
     received = np.repeat(np.asarray(Image.fromarray(sketch).resize((size, size)))[..., None], 3, 2)
     rows = [[received, *[render_mesh(result.first.mesh, c) for c in cameras]]]
+    labels = ["first shape (encoder)" + (" - kept" if result.chosen == "first" else "")]
     if result.refined is not None and len(result.refined.mesh.faces):
         rows.append([np.full((size, size, 3), 255, np.uint8), *[render_mesh(result.refined.mesh, c) for c in cameras]])
-    save_image(path, image_grid(rows))
+        labels.append("refined" + (" - kept" if result.chosen == "refined" else " - not kept"))
+    save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch received", "chosen view", "front", "side", "back"])
 
 
 def reconstruct_from_mean(args: argparse.Namespace) -> None:
