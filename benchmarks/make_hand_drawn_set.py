@@ -5,7 +5,7 @@
 
 The test set: one view of each of the 64 test chairs of ``procedural_chair_1024`` (ids and split
 exactly as ``sketch2shape.data.create.generate_procedural_dataset`` makes them from
-conf/data/procedural_chair_1024.yaml), rendered with the project's camera and sketch pipeline at
+sketch2shape/conf/data/procedural_chair_1024.yaml), rendered with the project's camera and sketch pipeline at
 128 x 128 and redrawn by :func:`sketch2shape.data.hand_drawn.hand_drawn_sketch`. Chair ``i``'s
 sketch depends only on ``(--seed, i)``: ``seed = SeedSequence([--seed, i]).generate_state(1)[0]``
 is written to views.csv; ``rng = np.random.default_rng(seed)`` draws the azimuth
@@ -52,8 +52,8 @@ EXAMPLE_SETTINGS = HandDrawnSettings(width_px=(1.5, 4.0))  # 256 px: the same lo
 
 
 def data_config():
-    """conf/data/procedural_chair_1024.yaml on top of conf/data/base.yaml (its defaults list)."""
-    conf = ROOT / "conf" / "data"
+    """sketch2shape/conf/data/procedural_chair_1024.yaml on top of sketch2shape/conf/data/base.yaml (its defaults list)."""
+    conf = ROOT / "sketch2shape" / "conf" / "data"
     own = OmegaConf.load(conf / f"{DATA}.yaml")
     own.pop("defaults", None)
     return OmegaConf.merge(OmegaConf.load(conf / "base.yaml"), own)

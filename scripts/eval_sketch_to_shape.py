@@ -1,22 +1,7 @@
-"""Every sketch-to-shape method on the same shapes in one run: the comparison table.
+"""``python scripts/eval_sketch_to_shape.py key=value ...``: the eval_sketch_to_shape task, :mod:`sketch2shape.tasks.eval_sketch_to_shape`
+(also ``sketch2shape eval_sketch_to_shape ...`` and ``python -m sketch2shape.tasks.eval_sketch_to_shape ...``)."""
 
-python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... siamese_ckpt_path=... [encoder_ckpt_path=...]
-python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... siamese_ckpt_path=... resume_from=<run folder>
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("eval_sketch_to_shape")
-
-
-@hydra_entry("eval_sketch_to_shape")
-def main(cfg) -> None:
-    from sketch2shape.eval.sketch_to_shape import eval_sketch_to_shape
-
-    log.info(eval_sketch_to_shape(cfg))
-
+from sketch2shape.tasks.eval_sketch_to_shape import main
 
 if __name__ == "__main__":
     main()

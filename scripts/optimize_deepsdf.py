@@ -1,22 +1,7 @@
-"""Fit DeepSDF latent codes to the SDF samples of a split with the decoder frozen.
+"""``python scripts/optimize_deepsdf.py key=value ...``: the optimize_deepsdf task, :mod:`sketch2shape.tasks.optimize_deepsdf`
+(also ``sketch2shape optimize_deepsdf ...`` and ``python -m sketch2shape.tasks.optimize_deepsdf ...``)."""
 
-python scripts/optimize_deepsdf.py +data=procedural_chair_16 ckpt_path=... train=False split=train prior_idx=True
-python scripts/optimize_deepsdf.py +data=procedural_chair_16 ckpt_path=... train=True split=val
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("optimize_deepsdf")
-
-
-@hydra_entry("optimize_deepsdf")
-def main(cfg) -> None:
-    from sketch2shape.optimize.sdf import optimize_deepsdf
-
-    log.info(optimize_deepsdf(cfg))
-
+from sketch2shape.tasks.optimize_deepsdf import main
 
 if __name__ == "__main__":
     main()

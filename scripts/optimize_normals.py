@@ -1,22 +1,7 @@
-"""Fit DeepSDF latent codes so that their sphere-traced normal maps match the ground truth.
+"""``python scripts/optimize_normals.py key=value ...``: the optimize_normals task, :mod:`sketch2shape.tasks.optimize_normals`
+(also ``sketch2shape optimize_normals ...`` and ``python -m sketch2shape.tasks.optimize_normals ...``)."""
 
-python scripts/optimize_normals.py +data=procedural_chair_16 ckpt_path=...
-python scripts/optimize_normals.py +data=shapenet_chair_16 ckpt_path=... split=val obj_ids=[<obj_id>]
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("optimize_normals")
-
-
-@hydra_entry("optimize_normals")
-def main(cfg) -> None:
-    from sketch2shape.optimize.normals import optimize_normals
-
-    log.info(optimize_normals(cfg))
-
+from sketch2shape.tasks.optimize_normals import main
 
 if __name__ == "__main__":
     main()

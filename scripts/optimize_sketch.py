@@ -1,22 +1,7 @@
-"""Reconstruct shapes from their sketches: DeepSDF codes steered by the Siamese distance.
+"""``python scripts/optimize_sketch.py key=value ...``: the optimize_sketch task, :mod:`sketch2shape.tasks.optimize_sketch`
+(also ``sketch2shape optimize_sketch ...`` and ``python -m sketch2shape.tasks.optimize_sketch ...``)."""
 
-python scripts/optimize_sketch.py +data=procedural_chair_16 split=val ckpt_path=... siamese_ckpt_path=...
-python scripts/optimize_sketch.py +data=shapenet_chair_16 split=val ckpt_path=... siamese_ckpt_path=... init=encoder encoder_ckpt_path=...
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("optimize_sketch")
-
-
-@hydra_entry("optimize_sketch")
-def main(cfg) -> None:
-    from sketch2shape.optimize.sketch import optimize_sketch
-
-    log.info(optimize_sketch(cfg))
-
+from sketch2shape.tasks.optimize_sketch import main
 
 if __name__ == "__main__":
     main()

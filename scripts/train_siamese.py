@@ -1,51 +1,7 @@
-"""Train the Siamese sketch / normal-map network; validation Recall@k and hit@k every epoch.
+"""``python scripts/train_siamese.py key=value ...``: the train_siamese task, :mod:`sketch2shape.tasks.train_siamese`
+(also ``sketch2shape train_siamese ...`` and ``python -m sketch2shape.tasks.train_siamese ...``)."""
 
-python scripts/train_siamese.py +data=procedural_chair_16
-python scripts/train_siamese.py +experiment=train_siamese/procedural_chair_16 trainer.max_epochs=2
-
-Writes into the run folder (<log_dir>/train_siamese/runs/<time>/): checkpoints/, csv/metrics.csv,
-config.yaml and training_curve.png.
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("train_siamese")
-
-
-@hydra_entry("train_siamese")
-def main(cfg) -> None:
-    import lightning as L
-    import torch
-
-    from sketch2shape.data.siamese_dataset import SiameseDataModule
-    from sketch2shape.models.siamese_module import SiameseModule
-    from sketch2shape.models.siamese_plots import save_training_curve
-    from sketch2shape.models.training import build_trainer
-    from sketch2shape.utils.training import save_config
-
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
-    L.seed_everything(cfg.seed, workers=True)
-    save_config(cfg, cfg.paths.output_dir)
-    datamodule = SiameseDataModule(cfg.data.data_dir, cfg.model.loader)
-    module = SiameseModule(
-        net=cfg.model.net, loss=cfg.model.loss, miner=cfg.model.miner, optimizer=cfg.model.optimizer,
-        scheduler=cfg.model.scheduler, augment=cfg.model.augment, pairs=cfg.model.pairs, ks=cfg.model.ks,
-        data_name=cfg.data.name,
-    )
-    trainer = build_trainer(cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None:
-        log.info("best checkpoint: %s", checkpoint.best_model_path)
-        log.info("last checkpoint: %s", checkpoint.last_model_path)
-        print(f"checkpoint: {checkpoint.last_model_path or checkpoint.best_model_path}")
-    curve = save_training_curve(cfg.paths.output_dir)
-    if curve is not None:
-        log.info("training curve: %s", curve)
-
+from sketch2shape.tasks.train_siamese import main
 
 if __name__ == "__main__":
     main()

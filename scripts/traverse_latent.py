@@ -1,22 +1,7 @@
-"""Meshes along a straight line between two DeepSDF latent codes (or the mean code).
+"""``python scripts/traverse_latent.py key=value ...``: the traverse_latent task, :mod:`sketch2shape.tasks.traverse_latent`
+(also ``sketch2shape traverse_latent ...`` and ``python -m sketch2shape.tasks.traverse_latent ...``)."""
 
-python scripts/traverse_latent.py data=procedural_chair_16 ckpt_path=... model.prior_idx_end=0
-python scripts/traverse_latent.py data=... ckpt_path=... model.prior_idx_start=0 model.prior_idx_end=1
-"""
-
-import logging
-
-from sketch2shape.utils.hydra import hydra_entry
-
-log = logging.getLogger("traverse_latent")
-
-
-@hydra_entry("traverse_latent")
-def main(cfg) -> None:
-    from sketch2shape.optimize.traverse import traverse_latent
-
-    log.info(traverse_latent(cfg))
-
+from sketch2shape.tasks.traverse_latent import main
 
 if __name__ == "__main__":
     main()

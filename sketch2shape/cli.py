@@ -1,4 +1,6 @@
-"""The ``sketch2shape`` command: ``demo`` (the whole method on the built-in data)."""
+"""The ``sketch2shape`` command: ``demo`` (the whole method on the built-in data), ``reconstruct``
+(a mesh from your sketch), ``app``, ``train-release``, and every Hydra task of
+:mod:`sketch2shape.tasks` (``sketch2shape train_deepsdf +data=procedural_chair_16``)."""
 
 from __future__ import annotations
 
@@ -11,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sketch2shape.utils.hydra import REPO_ROOT
+from sketch2shape.tasks import TASKS, task_module
 
 
 @dataclass
 class Stage:
-    """One step of the demo: a project script run into its own folder, skipped once done."""
+    """One step of the demo: a task of :mod:`sketch2shape.tasks` run in its own process into its own
+    folder, skipped once done."""
 
-    name: str
-    script: str
+    name: str  # the task's name
     args: list[str] = field(default_factory=list)
 
     def done_marker(self, run_dir: Path) -> Path:
@@ -47,7 +49,7 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "de
     if marker.is_file():
         print(f"[{tag}] {stage.name}: done before, reusing {marker.parent}")
         return 0.0
-    command = [sys.executable, str(REPO_ROOT / "scripts" / stage.script), *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
+    command = [sys.executable, "-m", f"sketch2shape.tasks.{stage.name}", *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
     print(f"[{tag}] {stage.name}: {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
     result = subprocess.run(command, cwd=Path.cwd())
@@ -62,11 +64,11 @@ def demo_stages(data: str, run_dir: Path) -> list[Stage]:
     deepsdf = f"ckpt_path={run_dir / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'}"
     siamese = run_dir / "train_siamese" / "checkpoints" / "last.ckpt"
     return [
-        Stage("preprocess_data", "preprocess_data.py", [f"data={data}"]),
-        Stage("train_deepsdf", "train_deepsdf.py", [f"data={data}", "+experiment/train_deepsdf=demo"]),
-        Stage("train_siamese", "train_siamese.py", [f"data={data}", "+experiment/train_siamese=demo"]),
-        Stage("eval_siamese", "eval_siamese.py", [f"data={data}", f"ckpt_path={siamese}"]),
-        Stage("eval_sketch_to_shape", "eval_sketch_to_shape.py", [f"data={data}", deepsdf, f"siamese_ckpt_path={siamese}", "+experiment/eval_sketch_to_shape=demo"]),
+        Stage("preprocess_data", [f"data={data}"]),
+        Stage("train_deepsdf", [f"data={data}", "+experiment/train_deepsdf=demo"]),
+        Stage("train_siamese", [f"data={data}", "+experiment/train_siamese=demo"]),
+        Stage("eval_siamese", [f"data={data}", f"ckpt_path={siamese}"]),
+        Stage("eval_sketch_to_shape", [f"data={data}", deepsdf, f"siamese_ckpt_path={siamese}", "+experiment/eval_sketch_to_shape=demo"]),
     ]
 
 
@@ -92,14 +94,14 @@ DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
 
 
 def release_stages(run_dir: Path, data: str) -> list[Stage]:
-    """The release training: data, DeepSDF, sketch pairs, sketch encoder (conf/experiment/*/release.yaml)."""
+    """The release training: data, DeepSDF, sketch pairs, sketch encoder (sketch2shape/conf/experiment/*/release.yaml)."""
     deepsdf = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
     pairs = run_dir / "sketch_pairs"
     return [
-        Stage("preprocess_data", "preprocess_data.py", [f"data={data}", "workers=2"]),
-        Stage("train_deepsdf", "train_deepsdf.py", ["+experiment/train_deepsdf=release", f"data={data}"]),
-        Stage("make_sketch_pairs", "make_sketch_pairs.py", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"]),
-        Stage("train_sketch_encoder", "train_sketch_encoder.py", ["+experiment/train_sketch_encoder=release", f"data={data}",
+        Stage("preprocess_data", [f"data={data}", "workers=2"]),
+        Stage("train_deepsdf", ["+experiment/train_deepsdf=release", f"data={data}"]),
+        Stage("make_sketch_pairs", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"]),
+        Stage("train_sketch_encoder", ["+experiment/train_sketch_encoder=release", f"data={data}",
                                                                   f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"]),
     ]
 
@@ -125,7 +127,7 @@ def train_release(args: argparse.Namespace) -> None:
     print(f"[release] exported {', '.join(str(p) for p in paths)}")
 
 
-GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (conf/data/base.yaml)
+GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (sketch2shape/conf/data/base.yaml)
 
 
 def parse_view(value: str | None):
@@ -310,7 +312,7 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
 
 
 def app(args: argparse.Namespace) -> None:
-    """The browser app (sketch2shape.app): settings from conf/app.yaml, overridden by the flags."""
+    """The browser app (sketch2shape.app): settings from sketch2shape/conf/app.yaml, overridden by the flags."""
     try:
         from sketch2shape.app.server import serve
         from sketch2shape.app.settings import load_settings
@@ -324,8 +326,21 @@ def app(args: argparse.Namespace) -> None:
     serve(settings)
 
 
+def run_task(name: str, overrides: Sequence[str]) -> object:
+    """``sketch2shape <task> key=value ...``: the Hydra task ``name`` with these overrides."""
+    sys.argv = [f"sketch2shape {name}", *overrides]
+    return task_module(name).main()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TASKS:
+        run_task(argv[0], argv[1:])
+        return
+    parser = argparse.ArgumentParser(
+        prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.",
+        epilog=f"Hydra tasks (sketch2shape <task> key=value ..., --help for each): {', '.join(TASKS)}",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="generate the built-in chairs, preprocess, train, reconstruct, write a report")
     p.add_argument("--data", default="procedural_chair_16", help="data config (default: procedural_chair_16)")
@@ -357,16 +372,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--out", default=None, help="where to export the model files and model card (default: the package's sketch2shape/pretrained/)")
     t.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage, e.g. train_deepsdf:trainer.accelerator=gpu")
     t.set_defaults(func=train_release)
-    a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; conf/app.yaml)")
-    a.add_argument("--host", help="address to listen on (default from conf/app.yaml: 127.0.0.1, this machine only)")
-    a.add_argument("--port", type=int, help="port (default from conf/app.yaml: 7860)")
+    a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; sketch2shape/conf/app.yaml)")
+    a.add_argument("--host", help="address to listen on (default from sketch2shape/conf/app.yaml: 127.0.0.1, this machine only)")
+    a.add_argument("--port", type=int, help="port (default from sketch2shape/conf/app.yaml: 7860)")
     a.add_argument("--deepsdf-ckpt", help="your DeepSDF (train_deepsdf checkpoint or release file; default: the pretrained one)")
     a.add_argument("--encoder-ckpt", help="your sketch encoder for that DeepSDF (default: the pretrained one)")
     a.add_argument("--siamese-ckpt", help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
-    a.add_argument("--threads", type=int, help="torch CPU threads of the worker (default from conf/app.yaml: 1; 0: torch's default)")
+    a.add_argument("--threads", type=int, help="torch CPU threads of the worker (default from sketch2shape/conf/app.yaml: 1; 0: torch's default)")
     a.add_argument("--data-dir", help="paths.data_dir holding the dataset the checkpoints were trained on (default: data)")
     a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
-    a.add_argument("--config", default=None, help="settings file (default: conf/app.yaml)")
+    a.add_argument("--config", default=None, help="settings file (default: sketch2shape/conf/app.yaml)")
     a.set_defaults(func=app)
     args = parser.parse_args(argv)
     args.func(args)

@@ -82,6 +82,27 @@ def test_build_trainer_uses_device(tmp_path):
     assert isinstance(build_trainer(cfg).accelerator, CPUAccelerator)
 
 
+@pytest.mark.parametrize("task", ["train_deepsdf", "train_siamese", "train_sketch_encoder"])
+def test_float32_matmul_precision_is_a_trainer_setting_default_highest(tmp_path, task):
+    """TF32 (``high``) and bf16 (``medium``) matmuls are opt-in; the Trainer never sees the key."""
+    from sketch2shape.models.training import build_trainer
+
+    before = torch.get_float32_matmul_precision()
+    try:
+        cfg = compose(task, ["device=cpu", f"paths.output_dir={tmp_path}", "logger=csv"])
+        assert cfg.trainer.float32_matmul_precision == "highest"
+        build_trainer(cfg)
+        assert torch.get_float32_matmul_precision() == "highest"
+        cfg = compose(task, ["device=cpu", f"paths.output_dir={tmp_path}", "logger=csv", "trainer.float32_matmul_precision=high"])
+        build_trainer(cfg)
+        assert torch.get_float32_matmul_precision() == "high"
+        cfg = compose(task, ["device=cpu", f"paths.output_dir={tmp_path}", "trainer.float32_matmul_precision=tf32"])
+        with pytest.raises(ValueError, match=r"trainer.float32_matmul_precision='tf32'; accepted: highest, high, medium"):
+            build_trainer(cfg)
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 @pytest.mark.parametrize("script", ["train_deepsdf.py", "preprocess_data.py"])
 def test_script_with_device_cuda_and_no_cuda_exits_with_one_line(tmp_path, script):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}

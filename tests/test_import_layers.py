@@ -18,7 +18,9 @@ rank  layer                    what it is
 5     optimize                 latent optimization and the reconstruction commands
 6     eval, app, report        evaluations; the browser app; the demo's report (top-level
                                helper of the ``sketch2shape`` command)
-7     cli                      the ``sketch2shape`` command
+7     tasks                    the Hydra tasks (``sketch2shape <task>``, ``scripts/*.py``)
+8     cli                      the ``sketch2shape`` command
+9     __main__                 ``python -m sketch2shape``
 ====  =======================  =============================================================
 
 A new subpackage or top-level module must be added to :data:`LAYERS` (the test says so).
@@ -49,7 +51,9 @@ LAYERS: dict[str, int] = {
     "eval": 6,
     "app": 6,
     "report": 6,
-    "cli": 7,
+    "tasks": 7,
+    "cli": 8,
+    "__main__": 9,
 }
 
 

@@ -7,16 +7,12 @@ from pathlib import Path
 from sketch2shape.cli import release_stages
 from sketch2shape.utils.hydra import compose, normalize_overrides, config_dir
 
-CONFIG_OF = {"preprocess_data.py": "preprocess_data", "train_deepsdf.py": "train_deepsdf", "make_sketch_pairs.py": "make_sketch_pairs",
-             "train_sketch_encoder.py": "train_sketch_encoder"}
-
-
 def test_release_stages_compose_with_the_release_settings(tmp_path: Path) -> None:
     stages = release_stages(tmp_path / "run", "procedural_chair_1024")
     assert [s.name for s in stages] == ["preprocess_data", "train_deepsdf", "make_sketch_pairs", "train_sketch_encoder"]
     cfgs = {}
     for stage in stages:
-        name = CONFIG_OF[stage.script]
+        name = stage.name  # the task, and its primary config
         cfgs[stage.name] = compose(name, normalize_overrides([*stage.args, f"paths.root_dir={tmp_path}"], config_dir(), name))
     assert all(c.data.name == "procedural_chair_1024" for c in cfgs.values())
     assert cfgs["preprocess_data"].data.splits.train == 1024 and cfgs["preprocess_data"].data.procedural_version == 2

@@ -4,5 +4,5 @@ A local web server (:mod:`sketch2shape.app.server`, FastAPI + uvicorn) serves on
 (``static/``: a drawing canvas and a small WebGL mesh viewer in plain JavaScript, nothing fetched
 from the internet) and a JSON API; the reconstruction runs in one worker thread
 (:mod:`sketch2shape.app.jobs`) with the trained checkpoints (:mod:`sketch2shape.app.engine`).
-Settings: ``conf/app.yaml`` (:mod:`sketch2shape.app.settings`). Needs ``pip install -e ".[app]"``.
+Settings: ``sketch2shape/conf/app.yaml`` (:mod:`sketch2shape.app.settings`). Needs ``pip install -e ".[app]"``.
 """

@@ -38,7 +38,7 @@ from sketch2shape.render.camera import Camera, cameras_from_json
 
 DEFAULT_DATA = "procedural_chair_16"
 DEMO_VIEW = 13  # the demo's default view: front-left, slightly above
-GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (conf/data/base.yaml)
+GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (sketch2shape/conf/data/base.yaml)
 
 
 class ModelsMissing(RuntimeError):

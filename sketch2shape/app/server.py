@@ -83,7 +83,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Any) -> None:
-        body = json.dumps({"detail": f"the upload is larger than the limit of {self.max_bytes / 2**20:.1f} MB (max_upload_mb in conf/app.yaml)"}).encode()
+        body = json.dumps({"detail": f"the upload is larger than the limit of {self.max_bytes / 2**20:.1f} MB (max_upload_mb in sketch2shape/conf/app.yaml)"}).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 

@@ -1,4 +1,4 @@
-"""Settings of the browser app: ``conf/app.yaml``, overridden by command-line flags.
+"""Settings of the browser app: ``sketch2shape/conf/app.yaml``, overridden by command-line flags.
 
 Relative paths (checkpoints, data folder) are relative to the current folder, as for
 ``sketch2shape reconstruct``.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sketch2shape.utils.hydra import REPO_ROOT
+from sketch2shape.utils.hydra import CONFIG_DIR
 
-CONFIG_PATH = REPO_ROOT / "conf" / "app.yaml"
+CONFIG_PATH = CONFIG_DIR / "app.yaml"
 DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
 DEMO_DEEPSDF = str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt")
 INIT_MODES = ("retrieval", "mean")
@@ -85,7 +85,7 @@ class AppSettings:
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> AppSettings:
-    """``AppSettings`` from a YAML file (default ``conf/app.yaml``; absent: the built-in defaults)."""
+    """``AppSettings`` from a YAML file (default ``sketch2shape/conf/app.yaml``; absent: the built-in defaults)."""
     from omegaconf import OmegaConf
 
     path = Path(path) if path is not None else CONFIG_PATH

@@ -190,7 +190,7 @@ def jitter(sketches: Tensor, magnitude: float, grid: int, prob: float, generator
 
 @dataclass
 class AugmentSettings:
-    """Probabilities and ranges of every augmentation (``augment:`` in ``conf/model/siamese.yaml``)."""
+    """Probabilities and ranges of every augmentation (``augment:`` in ``sketch2shape/conf/model/siamese.yaml``)."""
 
     enabled: bool = True
     paired_affine: dict = field(default_factory=lambda: {"prob": 0.7, "rotate_deg": 8.0, "scale": [0.9, 1.1], "shift": 0.05})

@@ -167,7 +167,7 @@ class ImageDataset(Dataset):
 
 @dataclass
 class LoaderSettings:
-    """``loader:`` in ``conf/model/siamese.yaml``."""
+    """``loader:`` in ``sketch2shape/conf/model/siamese.yaml``."""
 
     load_resolution: int | None = 256  # images are resized once on load (null: keep the files' size)
     shapes_per_batch: int = 8

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SketchCodeLoaderSettings:
-    """``loader:`` in ``conf/model/sketch_encoder.yaml``."""
+    """``loader:`` in ``sketch2shape/conf/model/sketch_encoder.yaml``."""
 
     load_resolution: int | None = 128  # sketches are resized once on load (null: keep the files' size)
     batch_size: int = 32

@@ -114,7 +114,7 @@ class PairSettings:
 
     @classmethod
     def from_config(cls, node: Any) -> PairSettings:
-        """From a mapping (``pairs:`` of ``conf/make_sketch_pairs.yaml``); unknown keys raise
+        """From a mapping (``pairs:`` of ``sketch2shape/conf/make_sketch_pairs.yaml``); unknown keys raise
         ``ValueError`` naming them and the accepted keys."""
         values = dataclass_kwargs(cls, node, "pairs")
         view_values = dataclass_kwargs(ViewSampling, values.pop("views", None), "pairs.views")

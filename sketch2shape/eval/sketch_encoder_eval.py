@@ -1,6 +1,6 @@
 """Evaluate a sketch encoder by decoding its codes: chamfer / F-score of the meshes, next to the mean code.
 
-Used at the end of ``scripts/train_sketch_encoder.py`` (``final_eval``) on shapes the encoder has
+Used at the end of the train_sketch_encoder task (``final_eval``) on shapes the encoder has
 never seen (the val split), one synthetic sketch per shape and view, and by the training-curve figure.
 """
 
@@ -16,6 +16,14 @@ import torch
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
+from sketch2shape.models.siamese_plots import run_epoch_table
+from sketch2shape.optimize.latent import LatentOptimSettings
+from sketch2shape.optimize.reconstruct import (
+    MeshSettings,
+    reconstruct_shape,
+    save_reconstruction_pictures,
+)
 from sketch2shape.utils.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -43,8 +51,6 @@ def evaluate_encoder_codes(
     Returns a table ``obj_id, view, method (encoder | encoder_nearest_code | mean_code), chamfer,
     fscore`` (``view`` is -1 for the mean code) and the encoder's reconstructions (for pictures).
     """
-    from sketch2shape.optimize.latent import LatentOptimSettings
-    from sketch2shape.optimize.reconstruct import MeshSettings, reconstruct_shape
 
     device = encoder.codes.device
     mesh = MeshSettings(resolution=int(mesh_resolution))
@@ -95,7 +101,6 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sketch2shape.models.siamese_plots import run_epoch_table
     from sketch2shape.utils.io import save_figure
 
     run_dir = Path(run_dir)
@@ -127,3 +132,34 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
     path = run_dir / "training_curve.png"
     save_figure(path, fig)
     return path
+
+
+def final_eval(settings, out_dir: str | Path, encoder, deepsdf, data_cfg, device: torch.device) -> pd.DataFrame | None:
+    """The ``final_eval`` of a sketch-encoder training run: chamfer of the decoded codes of the
+    ``settings.split`` shapes' sketches (``settings.views``) next to the mean code.
+
+    ``settings``: the ``final_eval`` config node (``split``, ``views``, ``mesh_resolution``,
+    ``chamfer_points``); ``data_cfg``: the ``data`` node. Writes ``final_eval.csv`` (per shape),
+    ``final_eval_summary.csv`` and ``reconstructions.png`` into ``out_dir`` and returns the summary,
+    or ``None`` (with a warning) when the split has no shapes.
+    """
+
+    deepsdf = deepsdf.to(device)
+    encoder = encoder.eval().to(device)
+    encoder.check_compatible(deepsdf, data_cfg.name)
+    layout = DatasetLayout.from_config(data_cfg)
+    obj_ids = obj_ids_of(read_metainfo(layout.metainfo), settings.split)
+    if not obj_ids:
+        log.warning("final_eval: no shapes in split %s of %s; skipped", settings.split, layout.metainfo)
+        return None
+    views = list(settings.views)
+    table, recons = evaluate_encoder_codes(encoder, deepsdf, layout, obj_ids, views, settings.mesh_resolution, settings.chamfer_points)
+    out = Path(out_dir)
+    write_table(out / "final_eval.csv", table)
+    summary = summarize(table)
+    write_table(out / "final_eval_summary.csv", summary)
+    save_reconstruction_pictures(out, layout, recons)
+    for row in summary.itertuples():
+        log.info("final_eval %s (%s, views %s): chamfer x1000 mean %.3f median %.3f, F-score %.3f over %d",
+                 row.method, settings.split, views, row.chamfer_x1000_mean, row.chamfer_x1000_median, row.fscore_mean, row.count)
+    return summary

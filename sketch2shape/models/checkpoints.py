@@ -161,9 +161,9 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
         "wall_time_total_s": round(float(sum(timings.values())), 1),
         "machine": machine,
         "deepsdf": {"decoder": dict(deepsdf.hparams.get("decoder") or {}), "num_shapes": int(deepsdf.latents.weight.shape[0]),
-                    "seed": 42, "config": "conf/experiment/train_deepsdf/release.yaml"},
+                    "seed": 42, "config": "sketch2shape/conf/experiment/train_deepsdf/release.yaml"},
         "sketch_encoder": {"net": {k: v for k, v in (hp.get("net") or {}).items() if k != "encoder"}, "encoder": (hp.get("net") or {}).get("encoder"),
-                           "seed": hp.get("seed"), "config": "conf/experiment/train_sketch_encoder/release.yaml"},
+                           "seed": hp.get("seed"), "config": "sketch2shape/conf/experiment/train_sketch_encoder/release.yaml"},
         "files": {p.name: p.stat().st_size for p in paths},
     }
     write_json(out / "model_card.json", card)
@@ -171,7 +171,7 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
     text = f"""# sketch2shape release models
 
 Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1024 train / 64 val /
-64 test chairs, `conf/data/{data}.yaml`), on {machine}, by
+64 test chairs, `sketch2shape/conf/data/{data}.yaml`), on {machine}, by
 
     {command}
 
@@ -179,8 +179,8 @@ Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1
 |---|---|
 """ + "".join(f"| {k} | {v} |\n" for k, v in minutes.items()) + f"""| **total** | **{card['wall_time_total_s'] / 60:.1f} min** |
 
-- `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `conf/experiment/train_deepsdf/release.yaml`, seed 42.
-- `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`conf/make_sketch_pairs.yaml`, seed 42); `conf/experiment/train_sketch_encoder/release.yaml`, seed {card['sketch_encoder']['seed']}.
+- `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `sketch2shape/conf/experiment/train_deepsdf/release.yaml`, seed 42.
+- `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`sketch2shape/conf/make_sketch_pairs.yaml`, seed 42); `sketch2shape/conf/experiment/train_sketch_encoder/release.yaml`, seed {card['sketch_encoder']['seed']}.
 - Files: {', '.join(f'{k} ({v / 1e6:.1f} MB)' for k, v in card['files'].items())}. Loaded with `torch.load(weights_only=True)`.
 
 ## Measured

@@ -123,7 +123,7 @@ class TorchvisionEncoder(nn.Module):
 
     Not installable beside this project's torch build here; provided so a user who has it can
     write ``encoder: {_target_: sketch2shape.models.siamese.TorchvisionEncoder, arch: resnet18,
-    weights: IMAGENET1K_V1}`` in ``conf/model/siamese.yaml``.
+    weights: IMAGENET1K_V1}`` in ``sketch2shape/conf/model/siamese.yaml``.
     """
 
     def __init__(self, in_channels: int = 3, arch: str = "resnet18", weights: str | None = None) -> None:

@@ -57,18 +57,21 @@ class SiameseModule(L.LightningModule):
         augment: Mapping[str, Any] | None = None,
         pairs: str = "cross",
         ks: Sequence[int] = (1, 5, 10),
+        loader: Mapping[str, Any] | None = None,
         data_name: str | None = None,
     ) -> None:
-        """Every argument is a plain config mapping (``conf/model/siamese.yaml``); ``loss``,
+        """Every argument is a plain config mapping (``sketch2shape/conf/model/siamese.yaml``, built
+        by the train_siamese task with ``hydra.utils.instantiate(cfg.model, ...)``); ``loss``,
         ``miner``, ``optimizer`` (``_partial_``) and ``scheduler`` (``_partial_``) carry a ``_target_``.
-        ``data_name`` records the dataset, so eval can find the newest checkpoint of a dataset."""
+        ``loader`` (the data loader settings the task's datamodule is built from) and ``data_name``
+        are recorded with the checkpoint; eval finds the newest checkpoint of a dataset by the latter."""
         super().__init__()
         if pairs not in PAIRS:
             raise ValueError(f"model.pairs={pairs!r}; accepted: {', '.join(PAIRS)}")
-        net, loss, miner, optimizer, scheduler, augment = map(plain, (net, loss, miner, optimizer, scheduler, augment))
+        net, loss, miner, optimizer, scheduler, augment, loader = map(plain, (net, loss, miner, optimizer, scheduler, augment, loader))
         self.save_hyperparameters(
             {"net": net, "loss": loss, "miner": miner, "optimizer": optimizer, "scheduler": scheduler,
-             "augment": augment, "pairs": pairs, "ks": list(ks), "data_name": data_name}
+             "augment": augment, "pairs": pairs, "ks": list(ks), "loader": loader, "data_name": data_name}
         )
         self.net = SiameseNet(**dict(net or {}))
         default_loss = {"_target_": "pytorch_metric_learning.losses.NTXentLoss", "temperature": 0.1}

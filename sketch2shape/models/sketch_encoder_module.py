@@ -44,7 +44,7 @@ DEFAULT_LOSS = {"latent": "mse", "latent_weight": 1.0, "sdf_weight": 0.0, "sdf_p
 
 
 def loss_settings(node: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``loss:`` of ``conf/model/sketch_encoder.yaml`` merged over :data:`DEFAULT_LOSS`, validated."""
+    """``loss:`` of ``sketch2shape/conf/model/sketch_encoder.yaml`` merged over :data:`DEFAULT_LOSS`, validated."""
     node = dict(plain(node) or {})
     check_keys(node, DEFAULT_LOSS, "model.loss")
     merged = {**DEFAULT_LOSS, **node}
@@ -62,15 +62,19 @@ class SketchEncoderModule(L.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         augment: Mapping[str, Any] | None = None,
+        loader: Mapping[str, Any] | None = None,
         data_name: str | None = None,
         seed: int | None = None,
     ) -> None:
         """``net``: :class:`SketchEncoderNet` keyword arguments except the sizes; ``deepsdf``: the
         record of :func:`sketch2shape.models.sketch_encoder.deepsdf_record` (gives ``latent_dim``,
         ``num_codes``); ``optimizer`` / ``scheduler`` are ``_partial_`` specs with a ``_target_``;
-        ``data_name`` and ``seed`` are recorded. Call :meth:`set_codes` before training."""
+        ``loader`` (the data loader settings the task's datamodule is built from), ``data_name`` and
+        ``seed`` are recorded with the checkpoint. Built by the train_sketch_encoder task with
+        ``hydra.utils.instantiate(cfg.model, ...)`` (``sketch2shape/conf/model/sketch_encoder.yaml``).
+        Call :meth:`set_codes` before training."""
         super().__init__()
-        net, deepsdf, loss, optimizer, scheduler, augment = map(plain, (net, deepsdf, loss, optimizer, scheduler, augment))
+        net, deepsdf, loss, optimizer, scheduler, augment, loader = map(plain, (net, deepsdf, loss, optimizer, scheduler, augment, loader))
         deepsdf = dict(deepsdf or {})
         for key in ("latent_dim", "num_codes"):
             if key not in deepsdf:
@@ -78,11 +82,17 @@ class SketchEncoderModule(L.LightningModule):
         loss = loss_settings(loss)
         self.save_hyperparameters(
             {"net": net, "deepsdf": deepsdf, "loss": loss, "optimizer": optimizer, "scheduler": scheduler,
-             "augment": augment, "data_name": data_name, "seed": seed}
+             "augment": augment, "loader": loader, "data_name": data_name, "seed": seed}
         )
         self.net = SketchEncoderNet(latent_dim=deepsdf["latent_dim"], num_codes=deepsdf["num_codes"], deepsdf=deepsdf, **dict(net or {}))
         self.augment = SketchAugment(augment)
         self._decoder: tuple[nn.Module, ...] = ()  # not a submodule: kept out of state_dict / checkpoint
+
+    @property
+    def sdf_points(self) -> int:
+        """SDF sample points per sketch the loss needs from the data (0: the SDF term is off)."""
+        loss = self.hparams.loss
+        return int(loss["sdf_points"]) if float(loss["sdf_weight"]) > 0 else 0
 
     # --- setup --------------------------------------------------------------------------------
     def set_codes(self, codes: Tensor) -> None:

@@ -9,14 +9,29 @@ from __future__ import annotations
 import logging
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sketch2shape.models.callbacks import EpochHistory
+from sketch2shape.utils.config import ConfigError
 from sketch2shape.utils.device import trainer_device_settings
 from sketch2shape.utils.training import instantiate_group
 
 log = logging.getLogger(__name__)
+
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def set_matmul_precision(value: str | None) -> str:
+    """``torch.set_float32_matmul_precision(value)`` (``trainer.float32_matmul_precision``;
+    ``None``: ``highest``). ``high`` allows TF32 and ``medium`` bfloat16 in fp32 matmuls on GPUs
+    that have them. Raises :class:`ConfigError` naming the accepted values for another one."""
+    value = "highest" if value is None else str(value)
+    if value not in MATMUL_PRECISIONS:
+        raise ConfigError(f"trainer.float32_matmul_precision={value!r}; accepted: {', '.join(MATMUL_PRECISIONS)}")
+    torch.set_float32_matmul_precision(value)
+    return value
 
 
 def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
@@ -26,6 +41,8 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     (:func:`sketch2shape.utils.device.trainer_device_settings`). An :class:`EpochHistory` callback
     is always added: it keeps every epoch's metrics in the checkpoint and writes
     ``<run>/epoch_metrics.csv``, whatever the loggers (the training pictures read it).
+    ``trainer.float32_matmul_precision`` is applied with :func:`set_matmul_precision` and not
+    passed to the Trainer.
     """
     loggers = instantiate_group(cfg.get("logger"))
     all_callbacks = instantiate_group(cfg.get("callbacks")) + list(callbacks or [])
@@ -34,4 +51,19 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     overrides = trainer_device_settings(cfg.get("device", "auto"), cfg.trainer)
     if overrides:
         log.info("device=%s: trainer %s", cfg.get("device"), overrides)
-    return instantiate(cfg.trainer, logger=loggers or False, callbacks=all_callbacks, **overrides)
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    precision = set_matmul_precision(trainer_cfg.pop("float32_matmul_precision", None))
+    if precision != "highest":
+        log.info("float32 matmul precision: %s", precision)
+    return instantiate(trainer_cfg, logger=loggers or False, callbacks=all_callbacks, **overrides)
+
+
+def last_checkpoint(trainer: L.Trainer, logger: logging.Logger | None = None) -> str | None:
+    """The path of the run's last (else best) checkpoint, logged and printed as ``checkpoint: <path>``
+    (the line the demo and the tests read); ``None`` when the trainer saved none."""
+    callback = trainer.checkpoint_callback
+    path = (callback.last_model_path or callback.best_model_path) if callback is not None else None
+    if path:
+        (logger or log).info("checkpoint: %s", path)
+        print(f"checkpoint: {path}")
+    return path or None

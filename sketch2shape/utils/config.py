@@ -2,7 +2,7 @@
 
 Hydra refuses a misspelled key on the command line (``data.preprocess_sdf.num_sampels=1000``),
 but not one added with ``+`` or ``++`` (``+data.preprocess_sdf.num_sampels=1000``), and a
-hand-written mapping (a test, a notebook, ``conf/app.yaml``) is checked by nobody. Every
+hand-written mapping (a test, a notebook, ``sketch2shape/conf/app.yaml``) is checked by nobody. Every
 ``from_config`` helper of this package therefore reads its node through :func:`check_keys` /
 :func:`dataclass_kwargs`, which refuse a key nobody reads with a :class:`ConfigError` naming the
 key, the config node and the keys it accepts::
@@ -24,7 +24,8 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A config node holds a key that nothing reads (a misspelling, or a key of another node)."""
+    """A config node holds a key that nothing reads (a misspelling, or a key of another node), or a
+    setting outside its accepted values."""
 
 
 def plain(node: Any) -> Any:

@@ -16,7 +16,7 @@ complaint) makes the task's ``from_config`` helpers raise
 ``<task>: unknown <node> key '<key>' ...; accepted: ...`` (exit status 1, no traceback), also when
 it arrives wrapped in another exception (Hydra's ``instantiate`` wraps what a constructor raises).
 
-Run folders: ``conf/hydra/default.yaml`` names them by the second they start in, through the
+Run folders: ``sketch2shape/conf/hydra/default.yaml`` names them by the second they start in, through the
 ``unique_dir`` resolver, which claims the folder atomically and appends ``_2``, ``_3``, ... when a
 run that started in the same second already has it.
 """
@@ -31,7 +31,9 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# The configs ship inside the package (a wheel has them too).
+CONFIG_DIR = PACKAGE_DIR / "conf"
 
 # Keys every task accepts whether or not its config lists them (rewritten to ``++key=value``).
 UNIVERSAL_KEYS = ("device",)
@@ -72,12 +74,12 @@ register_resolvers()
 
 
 def config_dir() -> Path:
-    """The ``conf/`` folder: ``$SKETCH2SHAPE_CONFIG_DIR`` or the repository's own."""
-    path = Path(os.environ.get("SKETCH2SHAPE_CONFIG_DIR", REPO_ROOT / "conf"))
+    """The Hydra config folder: ``$SKETCH2SHAPE_CONFIG_DIR`` or the package's own ``sketch2shape/conf/``."""
+    path = Path(os.environ.get("SKETCH2SHAPE_CONFIG_DIR", CONFIG_DIR))
     if not (path / "paths").is_dir():
         raise FileNotFoundError(
-            f"no Hydra config folder at {path} (expected conf/ with paths/, data/, ...). Install the "
-            "package from a clone with `pip install -e .` or set SKETCH2SHAPE_CONFIG_DIR."
+            f"no Hydra config folder at {path} (expected sketch2shape/conf/ with paths/, data/, ...). Install the "
+            "package again (`pip install .`) or point SKETCH2SHAPE_CONFIG_DIR at a copy of sketch2shape/conf/."
         )
     return path
 
@@ -111,7 +113,7 @@ def normalize_overrides(args: Sequence[str], conf_dir: Path, config_name: str) -
 
 
 def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable], Callable[[], object]]:
-    """Decorate ``main(cfg)`` as a Hydra app over the project's ``conf/`` folder.
+    """Decorate ``main(cfg)`` as a Hydra app over the project's ``sketch2shape/conf/`` folder.
 
     ``device=`` is checked before ``main`` runs (see the module docstring); ``cpu_only`` marks a
     task without GPU code, which says so when given ``device=cuda``. A
