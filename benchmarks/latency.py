@@ -51,7 +51,7 @@ def first_mesh_seconds(path: Path, threads: int | None) -> tuple[float, object, 
 
 def former_default_seconds(method, sketch, steps: int = 100) -> float:
     from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
-    from sketch2shape.optimize.sketch import SketchObjective, SketchView, sketch_region
+    from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView, sketch_region
     from sketch2shape.render.camera import Camera
     from sketch2shape.render.shading import from_uint8
     from sketch2shape.render.sphere_tracing import TracingSettings
@@ -59,7 +59,7 @@ def former_default_seconds(method, sketch, steps: int = 100) -> float:
     start = time.perf_counter()
     sketch_t = from_uint8(sketch)
     view = SketchView(13, Camera(azimuth_deg=30.0, elevation_deg=35.0, resolution=64), sketch_t, None, sketch_region(sketch_t, 64))
-    objective = SketchObjective(method.deepsdf.decoder, None, [view], TracingSettings(), silhouette_weight=3.0, distance_weight=0.0)
+    objective = SketchObjective(method.deepsdf.decoder, None, [view], TracingSettings(), SketchLoss(silhouette_weight=3.0, distance_weight=0.0))
     settings = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=int(0.7 * steps), prior_weight=1e-3, keep_best=True)
     latent = optimize_latent(objective, method.deepsdf.mean_latent().clone(), settings).latent
     method.mesh(latent)

@@ -150,6 +150,22 @@ def parse_view(value: str | None):
     return Camera(azimuth_deg=30.0 * (index % 12), elevation_deg=15.0 if index < 12 else 35.0)
 
 
+def method_config(args: argparse.Namespace) -> dict:
+    """The :meth:`~sketch2shape.optimize.sketch_to_shape.SketchToShape.from_config` mapping of the
+    flags given; a flag left out keeps the method's default (defined there, not here)."""
+    refine: dict = {}
+    if args.steps is not None:
+        refine["steps"] = args.steps
+    if args.silhouette_weight is not None:
+        refine["loss"] = {"silhouette_weight": args.silhouette_weight}
+    config: dict = {"refine": refine}
+    if args.resolution is not None:
+        config["mesh"] = {"resolution": args.resolution}
+    if args.min_iou is not None:
+        config["min_iou"] = args.min_iou
+    return config
+
+
 def reconstruct(args: argparse.Namespace) -> None:
     """A mesh and a preview from a user's sketch: the encoder's shape at once, then a refinement
     that is kept only if it matches the sketch better (:mod:`sketch2shape.optimize.sketch_to_shape`).
@@ -186,19 +202,16 @@ def reconstruct(args: argparse.Namespace) -> None:
 
     import torch
 
-    from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
+    from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
 
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    steps = 30 if args.steps is None else args.steps
-    refine = RefineSettings(steps=steps, silhouette_weight=1.0 if args.silhouette_weight is None else args.silhouette_weight)
     try:
-        from sketch2shape.optimize.reconstruct import MeshSettings
-
-        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, refine=refine, mesh=MeshSettings(resolution=args.resolution), min_iou=args.min_iou)
+        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, config=method_config(args))
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
+    steps = method.refine_settings.steps
     out = Path(args.out)
 
     def first_written(result) -> None:
@@ -257,11 +270,10 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
     from sketch2shape.models.siamese_module import load_siamese
-    from sketch2shape.optimize.latent import LatentOptimSettings
     from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
-    from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch
+    from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch, sketch_optimization_settings
+    from sketch2shape.optimize.sketch_to_shape import DEFAULT_MESH_RESOLUTION
     from sketch2shape.render.camera import Camera, cameras_from_json
-    from sketch2shape.render.sphere_tracing import TracingSettings
     from sketch2shape.utils.device import resolve_device
     from sketch2shape.utils.io import save_image
     from sketch2shape.viz import image_grid, render_mesh
@@ -298,11 +310,9 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
         sketch = normalize_sketch(gray, framing, name=str(args.sketch))
     except SketchInputError as err:
         raise SystemExit(f"error: {err}") from None
-    steps = args.steps if args.steps is not None else 100
-    optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3, keep_best=True)
-    weight = 3.0 if args.silhouette_weight is None else args.silhouette_weight
-    result = reconstruct_from_sketch(sketch, camera, model, siamese, optim, TracingSettings(), index=index, silhouette_weight=weight)
-    mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution))
+    settings = sketch_optimization_settings(args.steps, args.silhouette_weight)
+    result = reconstruct_from_sketch(sketch, camera, model, siamese, settings.optim, settings.tracing, settings.resolution, index=index, loss=settings.loss)
+    mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution or DEFAULT_MESH_RESOLUTION))
     out = Path(args.out)
     write_mesh_or_exit(out, mesh)
     turntable = [render_mesh(mesh, Camera(azimuth_deg=a, elevation_deg=20.0, resolution=192)) for a in range(0, 360, 45)]
@@ -360,8 +370,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default 30; 0: encoder only; with --siamese-ckpt: optimization steps, default 100)")
     r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default 1; with --siamese-ckpt 3)")
-    r.add_argument("--min-iou", type=float, default=0.5, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3)")
-    r.add_argument("--resolution", type=int, default=128, help="marching cubes grid")
+    r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default 0.5)")
+    r.add_argument("--resolution", type=int, default=None, help="marching cubes grid (default 128)")
     r.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     r.add_argument("--device", default="auto")
     r.set_defaults(func=reconstruct)

@@ -294,16 +294,17 @@ class Reconstructor:
 
     def _load_encoder(self, device: torch.device) -> Models:
         from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
-        from sketch2shape.optimize.reconstruct import MeshSettings
-        from sketch2shape.optimize.sketch_to_shape import RefineSettings, SketchToShape
+        from sketch2shape.optimize.sketch_to_shape import SketchToShape
 
         paths = self.paths()
         deepsdf = load_deepsdf_file(paths["deepsdf"], device)
         encoder = load_sketch_encoder_file(paths["sketch_encoder"], device)
-        weight = 1.0 if self.settings.silhouette_weight is None else self.settings.silhouette_weight
-        refine = RefineSettings(steps=self.settings.steps, resolution=self.settings.render_resolution, silhouette_weight=weight)
+        s = self.settings
+        refine = {"steps": s.steps, "resolution": s.render_resolution}
+        if s.silhouette_weight is not None:  # None: the method's own weight
+            refine["loss"] = {"silhouette_weight": s.silhouette_weight}
         try:
-            method = SketchToShape(deepsdf, encoder, refine=refine, mesh=MeshSettings(resolution=self.settings.resolution), min_iou=self.settings.min_iou)
+            method = SketchToShape.from_config(deepsdf, encoder, {"refine": refine, "mesh": {"resolution": s.resolution}, "min_iou": s.min_iou})
         except ValueError as err:
             raise ValueError(f"{paths['sketch_encoder']} does not belong to {paths['deepsdf']}: {err}") from None
         return Models(deepsdf, device, method=method)
@@ -380,17 +381,16 @@ class Reconstructor:
         result, the earlier sketches plus a new one from another view): the same objective averaged
         over all views, from ``start``. ``progress`` may raise to stop the optimization (cancellation).
         """
-        from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
+        from sketch2shape.optimize.latent import optimize_latent
         from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
-        from sketch2shape.optimize.sketch import SketchObjective, SketchView, reconstruct_from_sketch, sketch_region
+        from sketch2shape.optimize.sketch import SketchObjective, SketchView, reconstruct_from_sketch, sketch_optimization_settings, sketch_region
         from sketch2shape.render.shading import from_uint8
-        from sketch2shape.render.sphere_tracing import TracingSettings
 
         models = self.load()
         resolution = self.settings.render_resolution
-        weight = 3.0 if self.settings.silhouette_weight is None else self.settings.silhouette_weight
         steps = max(1, steps)
-        optim = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=max(1, int(steps * 0.7)), prior_weight=1e-3, keep_best=True)
+        settings = sketch_optimization_settings(steps, self.settings.silhouette_weight)  # optimize_sketch's
+        optim, loss, tracing = settings.optim, settings.loss, settings.tracing
 
         def report(step: int, terms: dict[str, float]) -> None:
             progress("optimizing", step + 1, terms)
@@ -398,8 +398,8 @@ class Reconstructor:
         if start is None and len(sketches) == 1:
             sketch, index = sketches[0]
             result = reconstruct_from_sketch(
-                sketch, self.view(index).camera, models.deepsdf, models.siamese, optim, TracingSettings(),
-                resolution=resolution, index=models.index, silhouette_weight=weight, progress=False, callback=report,
+                sketch, self.view(index).camera, models.deepsdf, models.siamese, optim, tracing,
+                resolution=resolution, index=models.index, loss=loss, progress=False, callback=report,
             )
             latent = result.latent
         else:
@@ -410,7 +410,7 @@ class Reconstructor:
                     embedding = models.siamese.embed_sketch(sketch_t[None, None].to(models.device))[0]
                 camera = self.view(index).camera.with_resolution(resolution)
                 views.append(SketchView(index, camera, sketch_t, embedding, sketch_region(sketch_t, resolution).to(models.device)))
-            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, TracingSettings(), weight)
+            objective = SketchObjective(models.deepsdf.decoder, models.siamese, views, tracing, loss)
             init = start.to(models.device) if start is not None else models.deepsdf.mean_latent().clone()
 
             def reporting(latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:

@@ -27,15 +27,15 @@ from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, Ob
 from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
 from sketch2shape.optimize.reconstruct import MeshSettings, ReconstructionRun, reconstruct_shape
 from sketch2shape.optimize.sdf import start_latent_fn
-from sketch2shape.optimize.sketch import INIT_MODES, SKETCH_LOSS_KEYS, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
-from sketch2shape.utils.config import check_keys
+from sketch2shape.optimize.sketch import INIT_MODES, SketchLoss, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
+from sketch2shape.utils.config import check_keys, field_names
 from sketch2shape.utils.io import atomic_path, save_mesh, write_text
 
 log = logging.getLogger(__name__)
 
 KINDS = ("start", "sketch", "normals", "deepsdf")
 # The keys a method of each kind reads (its kind's block merged with its own entry).
-_SKETCH_KEYS = ("kind", "about", "init", "sketch_views", "render", "optim", *SKETCH_LOSS_KEYS)
+_SKETCH_KEYS = ("kind", "about", "init", "sketch_views", "render", "optim", *field_names(SketchLoss))
 METHOD_KEYS = {
     "start": _SKETCH_KEYS,
     "sketch": _SKETCH_KEYS,
@@ -127,12 +127,13 @@ class MethodFactory:
         tracing = tracing_settings(render, f"methods.{name}.render")
         views_of = sketch_views_loader(run.layout, self.siamese, self.cameras, views, int(render["resolution"]), run.device)
         index, encoder = self.start_models(init)
+        weights = SketchLoss.from_method(s)
 
         def start(obj_id: str) -> torch.Tensor:
             return start_from_sketches(init, views_of(obj_id), model, index, encoder)
 
         def objective(obj_id: str) -> SketchObjective:
-            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, float(s.get("silhouette_weight", 0.0)), float(s.get("distance_weight", 1.0)))
+            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, weights)
 
         optimized = s["kind"] == "sketch"
         return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim"))

@@ -27,11 +27,37 @@ from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun,
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
-from sketch2shape.utils.config import check_keys, plain
+from sketch2shape.utils.config import dataclass_kwargs, field_names, plain
 
 INIT_MODES = ("mean", "retrieval", "encoder")
-# The ``loss:`` node of optimize_sketch (and the weights of eval_sketch_to_shape's sketch methods).
-SKETCH_LOSS_KEYS = ("silhouette_weight", "distance_weight")
+
+
+@dataclass(frozen=True)
+class SketchLoss:
+    """Weights of the terms of :class:`SketchObjective`; a term whose weight is 0 is off.
+
+    One place for the sketch loss terms: ``optimize_sketch`` (``loss:``), the comparison's sketch
+    methods (their ``*_weight`` keys), and :class:`~sketch2shape.optimize.sketch_to_shape.SketchToShape`
+    (``refine.loss`` of ``sketch2shape/conf/method/sketch_to_shape.yaml``, hence ``reconstruct``
+    and the app) all build their objective from one of these. A new term is a field here, its
+    term in :meth:`SketchObjective.__call__`, and its weight in the config that should use it.
+    """
+
+    silhouette_weight: float = 0.0  # BCE of the soft silhouette against the sketch's enclosed area
+    distance_weight: float = 1.0  # Siamese distance between the sketch and the rendered normal map
+    anchor_weight: float = 0.0  # ||z - anchor||^2 / scale^2: stay near the start (the encoder's code)
+
+    @classmethod
+    def from_config(cls, node, where: str = "loss") -> "SketchLoss":
+        """From a mapping; an unknown key raises :class:`~sketch2shape.utils.config.ConfigError`."""
+        return cls(**{k: float(v) for k, v in dataclass_kwargs(cls, node, where).items()})
+
+    @classmethod
+    def from_method(cls, settings) -> "SketchLoss":
+        """The weights among a comparison method's flat settings (``silhouette_weight: 3.0`` next
+        to ``kind`` and ``init``); absent weights take this class's defaults."""
+        names = field_names(cls)
+        return cls(**{k: float(v) for k, v in dict(plain(settings) or {}).items() if k in names})
 
 
 def load_sketch(path: Path) -> torch.Tensor:
@@ -84,26 +110,28 @@ class SketchObjective:
     * ``anchor``: ``||z - anchor||^2 / scale^2`` (mean over dimensions), which keeps the code near a
       start it must not drift from (the encoder's code), off unless ``anchor`` is given.
 
-    ``latent``: ``(D,)``. Views' cameras set the rendering resolution. Raises ``ValueError`` when
-    every weight is zero or the distance term is asked for without a Siamese network.
+    ``latent``: ``(D,)``. Views' cameras set the rendering resolution; ``weights``: the terms'
+    weights (:class:`SketchLoss`). Raises ``ValueError`` when both image terms are off or the
+    distance term is asked for without a Siamese network.
     """
 
     def __init__(
-        self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, silhouette_weight: float = 0.0,
-        distance_weight: float = 1.0, anchor: torch.Tensor | None = None, anchor_weight: float = 0.0, anchor_scale: float = 1.0,
+        self, decoder, siamese, views: Sequence[SketchView], tracing: TracingSettings, weights: SketchLoss = SketchLoss(),
+        anchor: torch.Tensor | None = None, anchor_scale: float = 1.0,
     ) -> None:
-        if distance_weight <= 0 and silhouette_weight <= 0:
-            raise ValueError(f"distance_weight={distance_weight} and silhouette_weight={silhouette_weight}: at least one must be positive")
-        if distance_weight > 0 and (siamese is None or any(v.embedding is None for v in views)):
-            raise ValueError(f"distance_weight={distance_weight} needs a Siamese network and the sketches' embeddings; pass one or set distance_weight=0")
+        if weights.distance_weight <= 0 and weights.silhouette_weight <= 0:
+            raise ValueError(f"distance_weight={weights.distance_weight} and silhouette_weight={weights.silhouette_weight}: at least one must be positive")
+        if weights.distance_weight > 0 and (siamese is None or any(v.embedding is None for v in views)):
+            raise ValueError(f"distance_weight={weights.distance_weight} needs a Siamese network and the sketches' embeddings; pass one or set distance_weight=0")
         self.decoder = decoder
         self.siamese = siamese
         self.views = list(views)
         self.tracing = tracing
-        self.silhouette_weight = silhouette_weight
-        self.distance_weight = distance_weight
+        self.weights = weights
+        self.silhouette_weight = weights.silhouette_weight
+        self.distance_weight = weights.distance_weight
         self.anchor = None if anchor is None else anchor.detach()
-        self.anchor_weight = float(anchor_weight) if anchor is not None else 0.0
+        self.anchor_weight = weights.anchor_weight if anchor is not None else 0.0
         self.anchor_scale = float(anchor_scale)
 
     def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
@@ -219,7 +247,7 @@ def optimize_sketch(cfg) -> str:
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
     tracing = tracing_settings(cfg.render)
-    check_keys(plain(cfg.loss), SKETCH_LOSS_KEYS, "loss")
+    weights = SketchLoss.from_config(cfg.loss)
     if not cfg.siamese_ckpt_path or not Path(str(cfg.siamese_ckpt_path)).is_file():
         raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
     run = ReconstructionRun.from_config(cfg)
@@ -237,7 +265,7 @@ def optimize_sketch(cfg) -> str:
         return start_from_sketches(cfg.init, views_of(obj_id), model, index, encoder)
 
     def objective_fn(obj_id: str) -> SketchObjective:
-        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, float(cfg.loss.silhouette_weight), float(cfg.loss.get("distance_weight", 1.0)))
+        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, weights)
 
     table, recons = run.run(init_fn, objective_fn if as_bool(cfg.train, "train") else None)
     for recon in recons:
@@ -287,11 +315,13 @@ def reconstruct_from_sketch(
     tracing: TracingSettings,
     resolution: int = 64,
     index: RetrievalIndex | None = None,
-    silhouette_weight: float = 0.0,
+    loss: SketchLoss = SketchLoss(),
     progress: bool = True,
     callback=None,
 ) -> SketchReconstruction:
-    """Optimize a DeepSDF code for one normalized sketch (uint8, ink 0) drawn from ``camera``.
+    """Optimize a DeepSDF code for one normalized sketch (uint8, ink 0) drawn from ``camera``,
+    from the mean code or (with ``index``) the retrieved training shape's code; ``loss``: the
+    weights of the terms (see :func:`sketch_optimization_settings` for optimize_sketch's).
 
     ``callback(step, terms)`` is called after every step (the app streams progress with it).
     """
@@ -303,7 +333,7 @@ def reconstruct_from_sketch(
         embedding = siamese.embed_sketch(sketch_t[None, None].to(device))[0]
     view = SketchView(-1, camera.with_resolution(resolution), sketch_t, embedding, sketch_region(sketch_t, resolution).to(device))
     start = model.latent_of(index.nearest_shape(embedding)).clone() if index is not None else model.mean_latent().clone()
-    objective = SketchObjective(model.decoder, siamese, [view], tracing, silhouette_weight)
+    objective = SketchObjective(model.decoder, siamese, [view], tracing, loss)
     if callback is not None:
         inner = objective
 
@@ -314,3 +344,29 @@ def reconstruct_from_sketch(
 
     result = optimize_latent(objective, start, optim, progress=progress, description="reconstruct sketch")
     return SketchReconstruction(sketch=sketch, latent=result.latent, start=start, history=result.history)
+
+
+@dataclass(frozen=True)
+class SketchOptimization:
+    """optimize_sketch's settings: optimizer, loss weights, sphere tracing and rendering size."""
+
+    optim: LatentOptimSettings
+    loss: SketchLoss
+    tracing: TracingSettings
+    resolution: int
+
+
+def sketch_optimization_settings(steps: int | None = None, silhouette_weight: float | None = None) -> SketchOptimization:
+    """optimize_sketch's settings from its config (``sketch2shape/conf/optimize_sketch.yaml`` with
+    the ``optim``/``render`` groups: the one place they are defined), for the callers of the
+    demo's way outside a Hydra task (``sketch2shape reconstruct --siamese-ckpt``, the app's demo
+    mode). ``steps`` also moves the learning-rate decay to 70% of the steps."""
+    from sketch2shape.utils.hydra import compose
+
+    overrides = []
+    if steps is not None:
+        overrides += [f"optim.steps={int(steps)}", f"optim.lr_decay_every={max(1, int(0.7 * int(steps)))}"]
+    if silhouette_weight is not None:
+        overrides.append(f"loss.silhouette_weight={float(silhouette_weight)}")
+    cfg = compose("optimize_sketch", overrides)
+    return SketchOptimization(LatentOptimSettings.from_config(cfg.optim), SketchLoss.from_config(cfg.loss), tracing_settings(cfg.render), int(cfg.render.resolution))

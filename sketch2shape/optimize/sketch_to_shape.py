@@ -20,6 +20,7 @@ Everything is a function of the sketch, the models and the settings (no randomne
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,13 +33,16 @@ import trimesh
 
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
-from sketch2shape.optimize.sketch import SketchObjective, SketchView
+from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import from_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings
+from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
 
 FRAME_FILL = 0.85  # share of a framed image the content's bounding square fills
+DEFAULT_MESH_RESOLUTION = 128  # marching cubes grid of every answer
+DEFAULT_MIN_IOU = 0.5  # silhouette IoU with the sketch below which an answer is a poor match
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,28 @@ class ViewSearch:
 class RefineSettings:
     """Refinement of the encoder's code (module docstring, step 3). ``steps=0`` turns it off.
 
-    ``resolution``: rendering size in pixels; ``silhouette_weight`` / ``anchor_weight``: weights of
-    the silhouette BCE and of the anchor to the encoder's code; ``lr`` and ``lr_decay`` (applied
-    at 70% of the steps): Adam on the code; ``prior_weight``: DeepSDF's code prior.
+    ``resolution``: rendering size in pixels; ``loss``: the weights of the sketch loss terms
+    (:class:`~sketch2shape.optimize.sketch.SketchLoss`: silhouette BCE, anchor to the encoder's
+    code, optionally the Siamese distance); ``lr`` and ``lr_decay`` (applied at 70% of the
+    steps): Adam on the code; ``prior_weight``: DeepSDF's code prior.
     """
 
     steps: int = 30
     resolution: int = 64
-    silhouette_weight: float = 1.0
-    anchor_weight: float = 0.05
-    distance_weight: float = 0.0
+    loss: SketchLoss = SketchLoss(silhouette_weight=1.0, distance_weight=0.0, anchor_weight=0.05)
     lr: float = 1e-2
     lr_decay: float = 0.3
     prior_weight: float = 1e-4
+
+    @classmethod
+    def from_config(cls, node, where: str = "refine") -> "RefineSettings":
+        """From a mapping (``loss`` a nested mapping of :class:`SketchLoss` weights, merged over
+        this class's default weights); unknown keys raise :class:`~sketch2shape.utils.config.ConfigError`."""
+        values = dataclass_kwargs(cls, node, where)
+        if "loss" in values:
+            loss = {**dataclasses.asdict(cls.loss), **dataclass_kwargs(SketchLoss, values["loss"], f"{where}.loss")}
+            values["loss"] = SketchLoss(**{k: float(v) for k, v in loss.items()})
+        return cls(**values)
 
     def optim(self) -> LatentOptimSettings:
         return LatentOptimSettings(steps=self.steps, lr=self.lr, lr_decay=self.lr_decay, lr_decay_every=max(1, int(0.7 * self.steps)),
@@ -214,18 +227,47 @@ class SketchToShape:
         view_search: candidate cameras when no camera is given.
         tracing: sphere-tracing settings of the refinement.
         min_iou: silhouette IoU below which an answer is a poor match.
-        siamese: optional Siamese network, for ``refine.distance_weight > 0``.
+        siamese: optional Siamese network, for ``refine.loss.distance_weight > 0``.
 
     Call it with a normalized sketch (uint8 ``(H, W)``, ink 0 on 255; see
     :func:`sketch2shape.data.user_sketch.normalize_sketch`) and optionally a camera.
     """
 
-    def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=128),
-                 view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = 0.5, siamese=None) -> None:
+    def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION),
+                 view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None) -> None:
         encoder.check_compatible(deepsdf)
         self.deepsdf, self.encoder, self.siamese = deepsdf, encoder, siamese
         self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing
         self.min_iou = float(min_iou)
+
+    #: The keys of :meth:`from_config`'s node.
+    CONFIG_KEYS = ("refine", "mesh", "view_search", "tracing", "min_iou")
+
+    @classmethod
+    def from_config(cls, deepsdf, encoder, node=None, siamese=None) -> "SketchToShape":
+        """The method from a config mapping; every setting left out keeps its default (the
+        dataclasses above, :class:`MeshSettings` at 128^3, ``min_iou`` 0.5): the one place where
+        ``sketch2shape reconstruct``, the app and the benchmarks get their settings.
+
+        ``node``: ``{refine: {steps, resolution, loss: {silhouette_weight, ...}, lr, ...},
+        mesh: {resolution, ...}, view_search: {azimuths_deg, ...}, tracing: {...}, min_iou}``.
+        A misspelled key raises :class:`~sketch2shape.utils.config.ConfigError` naming it.
+        """
+        node = dict(plain(node) or {})
+        check_keys(node, cls.CONFIG_KEYS, "method")
+        kwargs: dict = {}
+        if node.get("refine") is not None:
+            kwargs["refine"] = RefineSettings.from_config(node["refine"], "method.refine")
+        if node.get("mesh") is not None:
+            kwargs["mesh"] = MeshSettings.from_config({"resolution": DEFAULT_MESH_RESOLUTION, **node["mesh"]}, "method.mesh")
+        if node.get("view_search") is not None:
+            values = dataclass_kwargs(ViewSearch, node["view_search"], "method.view_search")
+            kwargs["view_search"] = ViewSearch(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        if node.get("tracing") is not None:
+            kwargs["tracing"] = TracingSettings(**dataclass_kwargs(TracingSettings, node["tracing"], "method.tracing"))
+        if node.get("min_iou") is not None:
+            kwargs["min_iou"] = float(node["min_iou"])
+        return cls(deepsdf, encoder, siamese=siamese, **kwargs)
 
     @property
     def device(self) -> torch.device:
@@ -307,14 +349,11 @@ class SketchToShape:
         placed = place_box(sketch, *placement, resolution, 255) if placement else cv2.resize(sketch, (resolution, resolution), interpolation=cv2.INTER_AREA)
         sketch_t = from_uint8(placed)
         embedding = None
-        if settings.distance_weight > 0 and self.siamese is not None:
+        if settings.loss.distance_weight > 0 and self.siamese is not None:
             with torch.no_grad():
                 embedding = self.siamese.embed_sketch(sketch_t[None, None].to(self.device))[0]
         view = SketchView(-1, render_camera, sketch_t, embedding, region)
-        objective = SketchObjective(
-            self.deepsdf.decoder, self.siamese, [view], self.tracing, settings.silhouette_weight, settings.distance_weight,
-            anchor=latent, anchor_weight=settings.anchor_weight, anchor_scale=float(self.encoder.code_scale),
-        )
+        objective = SketchObjective(self.deepsdf.decoder, self.siamese, [view], self.tracing, settings.loss, anchor=latent, anchor_scale=float(self.encoder.code_scale))
         seen: dict[str, object] = {"best": latent.detach().clone(), "loss": float("inf")}
 
         def tracked(z: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
@@ -332,13 +371,18 @@ class SketchToShape:
             return seen["best"], []
 
 
-def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.device = "cpu", **kwargs) -> SketchToShape:
+def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.device = "cpu", config=None, **kwargs) -> SketchToShape:
     """A :class:`SketchToShape` from two model files (release files or Lightning checkpoints; see
-    :mod:`sketch2shape.models.checkpoints`); ``kwargs`` go to the constructor."""
+    :mod:`sketch2shape.models.checkpoints`), with settings from ``config`` (the mapping of
+    :meth:`SketchToShape.from_config`) or, without it, ``kwargs`` for the constructor."""
     from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
 
     deepsdf = load_deepsdf_file(deepsdf_path, device)
     encoder = load_sketch_encoder_file(encoder_path, device)
+    if config is not None:
+        if kwargs:
+            raise TypeError(f"pass either config or keyword settings, not both (got {sorted(kwargs)})")
+        return SketchToShape.from_config(deepsdf, encoder, config)
     return SketchToShape(deepsdf, encoder, **kwargs)
 
 

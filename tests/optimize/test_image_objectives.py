@@ -9,7 +9,7 @@ from sketch2shape.metrics.chamfer import chamfer_distance, sample_mesh_points
 from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import NormalMapObjective, NormalTarget
-from sketch2shape.optimize.sketch import SketchObjective, SketchView, sketch_region, soft_normal_image
+from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView, sketch_region, soft_normal_image
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
@@ -74,7 +74,7 @@ def test_sketch_objective_moves_the_shape_towards_the_sketch():
     siamese = SilhouetteSiamese()
     filled_sketch = (1.0 - region)[None, None].expand(1, 3, -1, -1)
     view = SketchView(0, camera, sketch, siamese.embed_sketch(filled_sketch)[0], region)
-    objective = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), silhouette_weight=1.0)
+    objective = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), SketchLoss(silhouette_weight=1.0))
     start = torch.tensor([0.3, -0.15, 0.1, 0.0])
     result = optimize_latent(objective, start, LatentOptimSettings(steps=80, lr=1e-2, prior_weight=0.0))
     # Seen from the front, the radius and the x/y position are observable.
@@ -88,13 +88,13 @@ def test_sketch_objective_moves_the_shape_towards_the_sketch():
 
     assert chamfer_of(result.latent) < 0.5 * chamfer_of(start)
     # The silhouette term alone (no Siamese distance) also pulls the sphere over the sketch's outline.
-    alone = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), silhouette_weight=1.0, distance_weight=0.0)
+    alone = SketchObjective(sphere_decoder, siamese, [view], TracingSettings(temperature=0.02), SketchLoss(silhouette_weight=1.0, distance_weight=0.0))
     terms = alone(start, 0)
     assert torch.equal(terms["loss"], terms["silhouette"])
     result = optimize_latent(alone, start, LatentOptimSettings(steps=80, lr=1e-2, prior_weight=0.0))
     assert (result.latent[:3] - TARGET[:3]).norm() < 0.5 * (start[:3] - TARGET[:3]).norm()
     with pytest.raises(ValueError, match="at least one must be positive"):
-        SketchObjective(sphere_decoder, siamese, [view], TracingSettings(), silhouette_weight=0.0, distance_weight=0.0)
+        SketchObjective(sphere_decoder, siamese, [view], TracingSettings(), SketchLoss(silhouette_weight=0.0, distance_weight=0.0))
 
 
 def test_soft_normal_image_is_white_where_nothing_is_seen():

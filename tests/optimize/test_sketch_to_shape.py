@@ -165,3 +165,35 @@ def test_an_unseen_procedural_chair_from_an_untold_view_matches_its_sketch() -> 
         assert result.view_estimated
         assert result.best.iou >= 0.6, (obj_id, result.describe())
         assert not result.poor_match
+
+
+def test_the_method_is_built_from_config_with_its_defaults_kept_and_typos_refused():
+    """One place for the method's settings: a config mapping overrides only what it names."""
+    from sketch2shape.optimize.sketch import SketchLoss
+    from sketch2shape.utils.config import ConfigError
+
+    default = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, CODES[0]))
+    built = SketchToShape.from_config(BoxModel(CODES), FixedEncoder(CODES, CODES[0]),
+                                      {"refine": {"steps": 7, "loss": {"silhouette_weight": 2.0}}, "mesh": {"resolution": 40}, "min_iou": 0.3})
+    assert built.refine_settings.steps == 7 and built.refine_settings.resolution == default.refine_settings.resolution
+    # a weight given replaces that weight only; the others keep the method's defaults
+    assert built.refine_settings.loss == SketchLoss(silhouette_weight=2.0, distance_weight=default.refine_settings.loss.distance_weight,
+                                                    anchor_weight=default.refine_settings.loss.anchor_weight)
+    assert built.mesh_settings.resolution == 40 and built.min_iou == 0.3
+    assert SketchToShape.from_config(BoxModel(CODES), FixedEncoder(CODES, CODES[0]), {}).refine_settings == default.refine_settings
+    for node, key in (({"refine": {"stepz": 3}}, "stepz"), ({"refine": {"loss": {"anchor": 1.0}}}, "anchor"), ({"min_iuo": 0.2}, "min_iuo")):
+        with pytest.raises(ConfigError, match=f"'{key}'"):
+            SketchToShape.from_config(BoxModel(CODES), FixedEncoder(CODES, CODES[0]), node)
+
+
+def test_the_demo_way_takes_optimize_sketchs_settings_from_its_config():
+    from sketch2shape.optimize.latent import LatentOptimSettings
+    from sketch2shape.optimize.sketch import SketchLoss, sketch_optimization_settings
+    from sketch2shape.utils.hydra import compose
+
+    cfg = compose("optimize_sketch")
+    settings = sketch_optimization_settings()
+    assert settings.optim == LatentOptimSettings.from_config(cfg.optim) and settings.loss == SketchLoss.from_config(cfg.loss)
+    assert settings.resolution == cfg.render.resolution
+    shorter = sketch_optimization_settings(steps=20, silhouette_weight=0.5)
+    assert shorter.optim.steps == 20 and shorter.optim.lr_decay_every == 14 and shorter.loss.silhouette_weight == 0.5
