@@ -25,7 +25,7 @@ from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, Objective, SDFObjective
 from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
-from sketch2shape.optimize.reconstruct import MeshSettings, ReconstructionRun, reconstruct_shape
+from sketch2shape.optimize.reconstruct import MeshSettings, Reconstruction, ReconstructionRun, attempt_shape, reconstruct_shape, write_failures
 from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.optimize.sketch import INIT_MODES, SketchLoss, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
 from sketch2shape.utils.config import check_keys, field_names
@@ -258,12 +258,13 @@ def eval_sketch_to_shape(cfg) -> str:
                 if (method.name, obj_id) in done:
                     continue
                 start_time = time.perf_counter()
-                try:
+
+                def build(method: Method = method, obj_id: str = obj_id) -> Reconstruction:
                     objective = method.objective(obj_id) if method.objective is not None else None
-                    recon = reconstruct_shape(run.model, run.layout, obj_id, method.start(obj_id), objective, method.optim, mesh_settings, **cfg.metrics)
-                except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
-                    log.error("FAILED %s on %s: %s", method.name, obj_id, err)
-                    failures.append({"method": method.name, "obj_id": obj_id, "error": str(err)})
+                    return reconstruct_shape(run.model, run.layout, obj_id, method.start(obj_id), objective, method.optim, mesh_settings, **cfg.metrics)
+
+                recon = attempt_shape(failures, obj_id, build, method=method.name)
+                if recon is None:
                     continue
                 seconds = time.perf_counter() - start_time
                 meshes[(method.name, obj_id)] = recon.mesh
@@ -273,9 +274,7 @@ def eval_sketch_to_shape(cfg) -> str:
                 log.info("%s %s %s chamfer x1000 %.3f (%.0f s)", split, obj_id, method.name, recon.metrics.chamfer * 1000, seconds)
                 with atomic_path(run.out_dir / "results.csv") as tmp:
                     results.to_csv(tmp, index=False, float_format="%.8f")
-    if failures:
-        with atomic_path(run.out_dir / "failures.csv") as tmp:
-            pd.DataFrame(failures).to_csv(tmp, index=False)
+    write_failures(run.out_dir / "failures.csv", failures)
     if results.empty:
         raise RuntimeError(f"no shape could be reconstructed; failures: {failures}")
     summary = summarize(results, methods)

@@ -147,6 +147,29 @@ def reconstruct_shape(
     return Reconstruction(obj_id, latent.detach().cpu(), mesh, metrics, history)
 
 
+# What one bad shape may raise in a long run (missing or broken files, a bad setting for this shape,
+# a numerical failure); the run records it and carries on with the other shapes.
+SHAPE_ERRORS = (FileNotFoundError, ValueError, KeyError, RuntimeError)
+
+
+def attempt_shape(failures: list[dict], obj_id: str, build: Callable[[], Reconstruction], **labels: str) -> Reconstruction | None:
+    """``build()``, or ``None`` when it raises one of :data:`SHAPE_ERRORS`: the error is logged and
+    ``{**labels, "obj_id", "error"}`` appended to ``failures`` (see :func:`write_failures`)."""
+    try:
+        return build()
+    except SHAPE_ERRORS as err:
+        log.error("FAILED %s%s: %s", " ".join(labels.values()) + " " if labels else "", obj_id, err)
+        failures.append({**labels, "obj_id": obj_id, "error": str(err)})
+        return None
+
+
+def write_failures(path: str | Path, failures: Sequence[dict]) -> None:
+    """``failures.csv`` of a run (atomically), when any shape failed."""
+    if failures:
+        with atomic_path(Path(path)) as tmp:
+            pd.DataFrame(list(failures)).to_csv(tmp, index=False)
+
+
 def metrics_table(reconstructions: Sequence[Reconstruction], split: str) -> pd.DataFrame:
     """``<split>/chamfer,<split>/fscore,obj_id`` per shape, and the mean as a last row ``mean_metric``."""
     rows = [{f"{split}/chamfer": r.metrics.chamfer, f"{split}/fscore": r.metrics.fscore, "obj_id": r.obj_id} for r in reconstructions]
@@ -204,23 +227,22 @@ def run_reconstructions(
     """
     out_dir = Path(out_dir)
     done: list[Reconstruction] = []
-    failures: list[tuple[str, str]] = []
+    failures: list[dict] = []
     for obj_id in obj_ids:
-        try:
+
+        def build(obj_id: str = obj_id) -> Reconstruction:
             objective = objective_fn(obj_id) if objective_fn is not None else None
-            recon = reconstruct_shape(model, layout, obj_id, init_fn(obj_id), objective, optim, mesh_settings, chamfer_points, fscore_threshold)
-        except (FileNotFoundError, ValueError, KeyError) as err:
-            log.error("FAILED %s: %s", obj_id, err)
-            failures.append((obj_id, str(err)))
+            return reconstruct_shape(model, layout, obj_id, init_fn(obj_id), objective, optim, mesh_settings, chamfer_points, fscore_threshold)
+
+        recon = attempt_shape(failures, obj_id, build)
+        if recon is None:
             continue
         done.append(recon)
         if save_meshes:
             save_mesh(out_dir / "meshes" / f"{obj_id}.obj", recon.mesh)
         log.info("%s chamfer x1000 %.3f F-score %.3f", obj_id, recon.metrics.chamfer * 1000, recon.metrics.fscore)
         write_metrics(out_dir / "metrics.csv", metrics_table(done, split))
-    if failures:
-        with atomic_path(out_dir / "failures.csv") as tmp:
-            pd.DataFrame(failures, columns=["obj_id", "error"]).to_csv(tmp, index=False)
+    write_failures(out_dir / "failures.csv", failures)
     if not done:
         raise RuntimeError(f"no shape could be reconstructed; failures: {failures}")
     table = metrics_table(done, split)
