@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import make_splits, read_metainfo, split_counts, write_metainfo
+from sketch2shape.data.procedural import generate_chair
 from sketch2shape.utils.io import save_mesh, write_json
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
     larger one. Each chair's parameters are saved next to its mesh as ``params.json``. ``version``
     selects the generator (:func:`sketch2shape.data.procedural.chair_params`).
     """
-    from sketch2shape.data.procedural import generate_chair
 
     counts = split_counts(sizes)
     total = sum(counts.values())

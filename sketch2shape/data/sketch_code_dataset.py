@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
 from sketch2shape.data.siamese_dataset import _read, count_views
+from sketch2shape.data.sketch_pairs import SketchPairs
 from sketch2shape.utils.config import dataclass_kwargs
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,6 @@ class SketchPairsDataModule(SketchCodeDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.pairs:
             return
-        from sketch2shape.data.sketch_pairs import SketchPairs
 
         self.pairs = {split: SketchPairs(self.pairs_dir, split, self.holdout) for split in ("train", "val")}
         log.info("sketch encoder pairs from %s: %d training, %d held out", self.pairs_dir, len(self.pairs["train"]), len(self.pairs["val"]))

@@ -41,6 +41,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.preprocess.mesh import load_mesh
+from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import normals_to_image, to_uint8
@@ -198,8 +200,6 @@ class PairMaker:
         """Make one shard; returns (path, pairs written, problems) - a shape that fails is named
         in ``problems`` and left out, the rest of the shard carries on."""
         torch.set_num_threads(1)
-        from sketch2shape.data.preprocess.mesh import load_mesh
-        from sketch2shape.mesh.marching_cubes import extract_mesh
 
         rng = _rng(self.seed, job.kind, job.index)
         sketch_settings = self.sketch_settings()

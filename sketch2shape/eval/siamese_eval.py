@@ -20,7 +20,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from sketch2shape.data.siamese_dataset import SiameseDataModule
 from sketch2shape.metrics.retrieval import per_view_table, retrieval_metrics, search_labels
+from sketch2shape.models.siamese import untrained_net
+from sketch2shape.models.siamese_module import SiameseModule
+from sketch2shape.utils.device import resolve_device
+from sketch2shape.utils.io import atomic_path, write_text
 from sketch2shape.viz import save_gallery
 
 log = logging.getLogger(__name__)
@@ -143,11 +148,6 @@ def wide_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def run_eval(cfg) -> pd.DataFrame:
     """Everything ``scripts/eval_siamese.py`` does; returns the wide metrics table."""
-    from sketch2shape.data.siamese_dataset import SiameseDataModule
-    from sketch2shape.models.siamese import untrained_net
-    from sketch2shape.models.siamese_module import SiameseModule
-    from sketch2shape.utils.device import resolve_device
-    from sketch2shape.utils.io import atomic_path, write_text
 
     out_dir = Path(str(cfg.paths.output_dir))
     ckpt = cfg.get("ckpt_path")

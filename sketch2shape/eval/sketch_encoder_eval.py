@@ -24,7 +24,7 @@ from sketch2shape.optimize.reconstruct import (
     reconstruct_shape,
     save_reconstruction_pictures,
 )
-from sketch2shape.utils.io import atomic_path
+from sketch2shape.utils.io import atomic_path, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,6 @@ def save_encoder_training_curve(run_dir: str | Path, metrics_csv: str | Path | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sketch2shape.utils.io import save_figure
 
     run_dir = Path(run_dir)
     table = run_epoch_table(run_dir, metrics_csv)

@@ -22,7 +22,9 @@ import torch
 from omegaconf import OmegaConf
 
 from sketch2shape.data.metainfo import read_metainfo
+from sketch2shape.data.preprocess.mesh import load_mesh
 from sketch2shape.data.sdf_dataset import load_sdf_samples
+from sketch2shape.models.siamese_module import load_siamese
 from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, Objective, SDFObjective
 from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
 from sketch2shape.optimize.reconstruct import MeshSettings, Reconstruction, ReconstructionRun, attempt_shape, reconstruct_shape, write_failures
@@ -30,6 +32,7 @@ from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.optimize.sketch import INIT_MODES, SketchLoss, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
 from sketch2shape.utils.config import check_keys, field_names
 from sketch2shape.utils.io import atomic_path, save_mesh, write_text
+from sketch2shape.viz import render_mesh, save_labeled_grid, short_id
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,6 @@ class MethodFactory:
     """Builds the configured methods, loading each checkpoint and index once."""
 
     def __init__(self, cfg, run: ReconstructionRun) -> None:
-        from sketch2shape.models.siamese_module import load_siamese
 
         self.cfg, self.run = cfg, run
         self.cameras = dataset_cameras(run.layout)
@@ -208,8 +210,6 @@ def save_comparison_picture(path: Path, layout, meshes: dict[tuple[str, str], ob
     """One row per shape: sketch | truth | each method's mesh (with its chamfer x1000)."""
     from PIL import Image
 
-    from sketch2shape.data.preprocess.mesh import load_mesh
-    from sketch2shape.viz import render_mesh, save_labeled_grid, short_id
 
     rows, labels = [], []
     for obj_id in list(dict.fromkeys(results.obj_id))[:max_shapes]:
@@ -241,7 +241,6 @@ def eval_sketch_to_shape(cfg) -> str:
     done = set(zip(results.method, results.obj_id))
     meshes: dict[tuple[str, str], object] = {}
     if cfg.resume_from:
-        from sketch2shape.data.preprocess.mesh import load_mesh
 
         for method, obj_id in done:
             path = Path(str(cfg.resume_from)) / "meshes" / method / f"{obj_id}.obj"

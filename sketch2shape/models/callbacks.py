@@ -10,6 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sketch2shape.data.preprocess.mesh import load_mesh
+from sketch2shape.mesh.marching_cubes import extract_mesh
+from sketch2shape.utils.io import atomic_path
+from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid, short_id
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +44,6 @@ class EpochHistory(L.Callback):
         return pd.DataFrame(self.rows)
 
     def write(self) -> None:
-        from sketch2shape.utils.io import atomic_path
 
         if self.rows:
             with atomic_path(self.path) as tmp:
@@ -100,8 +104,6 @@ class DeepSDFReport(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
-        from sketch2shape.mesh.marching_cubes import extract_mesh
-        from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid, short_id
 
         written = []
         history = epoch_history(trainer)
@@ -133,6 +135,5 @@ class DeepSDFReport(L.Callback):
 
 
 def _load(path):
-    from sketch2shape.data.preprocess.mesh import load_mesh
 
     return load_mesh(path)

@@ -24,6 +24,7 @@ import torch
 
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.models.sketch_encoder import SketchEncoderNet
+from sketch2shape.utils.io import atomic_path, write_json, write_text
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 """Where the shipped release models live (inside the installed package)."""
@@ -105,7 +106,6 @@ def load_sketch_encoder_file(path: str | Path, device: str | torch.device = "cpu
 
 def export_deepsdf(model: DeepSDF, path: str | Path) -> Path:
     """Write the slim release file of a DeepSDF (weights, codes, settings; no optimizer state)."""
-    from sketch2shape.utils.io import atomic_path
 
     hparams = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
     hparams["train_obj_ids"] = [str(i) for i in model.train_obj_ids]
@@ -117,7 +117,6 @@ def export_deepsdf(model: DeepSDF, path: str | Path) -> Path:
 
 def export_sketch_encoder(net: SketchEncoderNet, net_args: dict[str, Any], path: str | Path) -> Path:
     """Write the slim release file of a sketch encoder; ``net_args`` are its constructor arguments."""
-    from sketch2shape.utils.io import atomic_path
 
     payload = {"format": "sketch2shape.sketch_encoder", "version": 1, "net_args": net_args, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
     with atomic_path(path) as tmp:
@@ -146,7 +145,6 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
     Measured metrics are added to the card by ``benchmarks/sketch_to_shape.py --model-card``."""
     import json
 
-    from sketch2shape.utils.io import write_json, write_text
 
     out = Path(out_dir)
     deepsdf = load_deepsdf_file(deepsdf_ckpt)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from sketch2shape.data.augment import PairAugment
 from sketch2shape.metrics.retrieval import retrieval_metrics, search_labels
+from sketch2shape.models.checkpoints import load_lightning_module
 from sketch2shape.models.siamese import SiameseNet
 from sketch2shape.utils.config import plain
 
@@ -136,7 +137,6 @@ class SiameseModule(L.LightningModule):
 
 def load_siamese(ckpt_path: str | Path, device: str | torch.device = "cpu") -> SiameseNet:
     """The trained :class:`SiameseNet` of a ``train_siamese`` checkpoint, in eval mode, frozen."""
-    from sketch2shape.models.checkpoints import load_lightning_module
 
     module = load_lightning_module(SiameseModule, ckpt_path, device, "a Siamese network (train_siamese)", " (train one with scripts/train_siamese.py)")
     net = module.net.eval()

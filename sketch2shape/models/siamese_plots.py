@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from sketch2shape.models.callbacks import EPOCH_METRICS
+from sketch2shape.utils.io import save_figure
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +26,6 @@ def run_epoch_table(run_dir: str | Path, metrics_csv: str | Path | None = None) 
     (:class:`sketch2shape.models.callbacks.EpochHistory`: whatever the logger, the epochs before a
     resume included), else its CSV log ``csv/metrics.csv`` (runs older than that callback).
     None, with a warning, when the run has none of them."""
-    from sketch2shape.models.callbacks import EPOCH_METRICS
 
     candidates = [Path(metrics_csv)] if metrics_csv else [Path(run_dir) / EPOCH_METRICS, Path(run_dir) / "csv" / "metrics.csv"]
     for path in candidates:
@@ -43,7 +45,6 @@ def save_training_curve(run_dir: str | Path, metrics_csv: str | Path | None = No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sketch2shape.utils.io import save_figure
 
     run_dir = Path(run_dir)
     table = run_epoch_table(run_dir, metrics_csv)

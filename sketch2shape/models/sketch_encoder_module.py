@@ -35,6 +35,7 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from sketch2shape.data.augment import SketchAugment
+from sketch2shape.models.checkpoints import load_lightning_module
 from sketch2shape.models.deepsdf_module import clamped_l1
 from sketch2shape.models.sketch_encoder import SketchEncoderNet
 from sketch2shape.utils.config import check_keys, plain
@@ -204,7 +205,6 @@ def load_sketch_encoder(ckpt_path: str | Path, device: str | torch.device = "cpu
     ``net.deepsdf`` tells which DeepSDF checkpoint its codes belong to; check with
     :meth:`SketchEncoderNet.check_compatible` before decoding its codes.
     """
-    from sketch2shape.models.checkpoints import load_lightning_module
 
     hint = "; train one with scripts/train_sketch_encoder.py (logs/train_sketch_encoder/runs/<time>/checkpoints/last.ckpt)"
     module = load_lightning_module(SketchEncoderModule, ckpt_path, device, "sketch_encoder", hint)

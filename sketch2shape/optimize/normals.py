@@ -23,6 +23,7 @@ from sketch2shape.render.camera import Camera, cameras_from_json
 from sketch2shape.render.shading import downsample_normals, from_uint8, image_to_normals, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings, render
 from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
+from sketch2shape.viz import plot_curves, save_labeled_grid
 
 
 def dataset_cameras(layout: DatasetLayout) -> list[Camera]:
@@ -98,7 +99,6 @@ class NormalMapObjective:
 
 def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, targets: Sequence[NormalTarget], tracing: TracingSettings) -> None:
     """``views/<obj_id>.png``: per view a row of truth | start | end renders (and the loss curve)."""
-    from sketch2shape.viz import plot_curves, save_labeled_grid
 
     rows = []
     for target in targets:

@@ -19,12 +19,17 @@ import trimesh
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
-from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
+from sketch2shape.data.preprocess.mesh import load_mesh
 from sketch2shape.mesh.marching_cubes import extract_mesh
+from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
+from sketch2shape.models.checkpoints import load_lightning_module
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
 from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
+from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import atomic_path, save_mesh
+from sketch2shape.utils.training import save_config
+from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid, short_id
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +80,6 @@ def load_deepsdf(ckpt_path: str | Path | None, device: torch.device) -> DeepSDF:
     """A trained DeepSDF in eval mode with its decoder frozen."""
     if not ckpt_path:
         raise ValueError("ckpt_path is required: the DeepSDF checkpoint, e.g. ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt")
-    from sketch2shape.models.checkpoints import load_lightning_module
 
     model = load_lightning_module(DeepSDF, Path(str(ckpt_path)), device, "deepsdf")
     model.eval()
@@ -251,8 +255,6 @@ def run_reconstructions(
 
 def save_reconstruction_pictures(out_dir: str | Path, layout: DatasetLayout, reconstructions: Sequence[Reconstruction], max_shapes: int = 12) -> None:
     """``reconstructions.png`` (ground truth above reconstruction) and ``optimization.png`` (loss curves)."""
-    from sketch2shape.data.preprocess.mesh import load_mesh
-    from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid, short_id
 
     out_dir = Path(out_dir)
     shown = list(reconstructions)[:max_shapes]
@@ -289,8 +291,6 @@ class ReconstructionRun:
         here, before anything is loaded), seed, pick the device and the shapes, load the model."""
         import lightning as L
 
-        from sketch2shape.utils.device import resolve_device
-        from sketch2shape.utils.training import save_config
 
         run_settings(cfg, tuple(optim_extra))
         L.seed_everything(cfg.seed)

@@ -21,13 +21,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.optimize.latent import LatentOptimSettings
+from sketch2shape.models.siamese_module import load_siamese
+from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
+from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import check_views, dataset_cameras, load_normal_target, tracing_settings
 from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
 from sketch2shape.utils.config import dataclass_kwargs, field_names, plain
+from sketch2shape.utils.hydra import compose
+from sketch2shape.viz import plot_curves, save_labeled_grid
 
 INIT_MODES = ("mean", "retrieval", "encoder")
 
@@ -228,7 +232,6 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
     index = RetrievalIndex(siamese, layout, model.train_obj_ids, views, device) if init == "retrieval" else None
     encoder = None
     if init == "encoder":
-        from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 
         path = cfg.get("encoder_ckpt_path")
         if not path or not Path(str(path)).is_file():
@@ -242,7 +245,6 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
 
 
 def optimize_sketch(cfg) -> str:
-    from sketch2shape.models.siamese_module import load_siamese
 
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
@@ -275,7 +277,6 @@ def optimize_sketch(cfg) -> str:
 
 def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, views: Sequence[SketchView], layout: DatasetLayout, cameras: Sequence[Camera], unseen_view: int, resolution: int, tracing: TracingSettings) -> None:
     """``views/<obj_id>.png``: sketch | start | final | truth from the sketch view(s) and one unseen view."""
-    from sketch2shape.viz import plot_curves, save_labeled_grid
 
     def rendered(latent: torch.Tensor, camera: Camera) -> np.ndarray:
         return to_uint8(render(lambda p: decoder(latent, p), camera, tracing, device=latent.device).image.detach())
@@ -325,7 +326,6 @@ def reconstruct_from_sketch(
 
     ``callback(step, terms)`` is called after every step (the app streams progress with it).
     """
-    from sketch2shape.optimize.latent import optimize_latent
 
     device = model.mean_latent().device
     sketch_t = from_uint8(sketch)
@@ -361,7 +361,6 @@ def sketch_optimization_settings(steps: int | None = None, silhouette_weight: fl
     the ``optim``/``render`` groups: the one place they are defined), for the callers of the
     demo's way outside a Hydra task (``sketch2shape reconstruct --siamese-ckpt``, the app's demo
     mode). ``steps`` also moves the learning-rate decay to 70% of the steps."""
-    from sketch2shape.utils.hydra import compose
 
     overrides = []
     if steps is not None:

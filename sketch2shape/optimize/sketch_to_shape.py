@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 import trimesh
 
+from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
 from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView
@@ -375,7 +375,6 @@ def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.d
     """A :class:`SketchToShape` from two model files (release files or Lightning checkpoints; see
     :mod:`sketch2shape.models.checkpoints`), with settings from ``config`` (the mapping of
     :meth:`SketchToShape.from_config`) or, without it, ``kwargs`` for the constructor."""
-    from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
 
     deepsdf = load_deepsdf_file(deepsdf_path, device)
     encoder = load_sketch_encoder_file(encoder_path, device)

@@ -12,6 +12,7 @@ from sketch2shape.utils.config import check_keys, plain
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import save_image, save_mesh
 from sketch2shape.utils.training import save_config
+from sketch2shape.viz import image_grid, render_mesh
 
 
 def code_at(model: DeepSDF, index: int | None, key: str) -> torch.Tensor:
@@ -33,7 +34,6 @@ def interpolate(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Ten
 
 
 def traverse_latent(cfg) -> str:
-    from sketch2shape.viz import image_grid, render_mesh
 
     settings = MeshSettings.from_config(cfg.mesh)  # a wrong key stops the task before any work
     check_keys(plain(cfg.model), ("prior_idx_start", "prior_idx_end"), "model")

@@ -11,6 +11,8 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sketch2shape.utils.io import write_text
+
 
 def instantiate_group(node: DictConfig | None) -> list:
     """Instantiate every ``_target_`` entry of a config group node (loggers, callbacks)."""
@@ -21,7 +23,6 @@ def instantiate_group(node: DictConfig | None) -> list:
 
 def save_config(cfg: DictConfig, run_dir: str | Path) -> Path:
     """Store the resolved config of a run next to its outputs (the checkpoints hold it too)."""
-    from sketch2shape.utils.io import write_text
 
     path = Path(run_dir) / "config.yaml"
     write_text(path, OmegaConf.to_yaml(cfg, resolve=True))

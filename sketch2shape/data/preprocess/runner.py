@@ -23,10 +23,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.data.metainfo import failure_files
+from sketch2shape.data.preprocess.lock import exclusive_section
 from sketch2shape.data.preprocess.steps import DEPENDS_ON, RUNNERS, STEPS, StepContext, check_step_settings, step_outputs
 from sketch2shape.render.camera import Camera, cameras_from_json, cameras_to_json
 from sketch2shape.utils.config import ConfigError
 from sketch2shape.utils.io import atomic_path, write_json
+from sketch2shape.utils.workers import stop_pool, terminate_on_signals, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +194,6 @@ def record_failures(root: Path, path: Path, results: Sequence[ShapeResult]) -> N
     it processed dropped from the dataset's other failure files (an earlier sharded or whole-dataset
     run's), so each shape is listed at most once, by the run that processed it last. Done under a
     short per-dataset lock, as shards of one dataset run at the same time."""
-    from sketch2shape.data.metainfo import failure_files
-    from sketch2shape.data.preprocess.lock import exclusive_section
 
     processed = {r.obj_id for r in results}
     with exclusive_section(root, ".failures.lock"):
@@ -216,7 +217,6 @@ def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 
     """
     from concurrent.futures import as_completed
 
-    from sketch2shape.utils.workers import stop_pool, terminate_on_signals, worker_pool
 
     layout = DatasetLayout(Path(plan.root))
     ids = shard_ids(obj_ids, shard)
