@@ -96,7 +96,7 @@ def main() -> None:
         print(f"{size:<15} {params:>9} {rate:>10.0f} {flops / 1e9:>8.1f} {flops / peak:>8.1%}")
 
     if args.ckpt:
-        from sketch2shape.optimize.reconstruct import load_deepsdf
+        from sketch2shape.models.checkpoints import load_deepsdf
 
         model = load_deepsdf(args.ckpt, torch.device("cpu"))
         decoder, latent = model.decoder, model.latents.weight[0].detach()

@@ -19,8 +19,8 @@ import time
 
 import torch
 
+from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.deepsdf import DeepSDFDecoder
-from sketch2shape.optimize.reconstruct import load_deepsdf
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.sphere_tracing import TracingSettings, ray_sphere, render
 

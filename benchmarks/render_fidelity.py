@@ -27,8 +27,8 @@ import torch
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.eval.render_fidelity import ViewFidelity, fidelity_frame, render_fidelity, summarize_fidelity
+from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.optimize.normals import dataset_cameras
-from sketch2shape.optimize.reconstruct import load_deepsdf
 
 
 def dataset_of(data_dir: Path, data_name: str | None) -> DatasetLayout:

@@ -60,7 +60,7 @@ def chair_sdf(points: torch.Tensor) -> torch.Tensor:
 def make_sdf(args):
     """(sdf(latent, points), start latent)."""
     if args.ckpt:
-        from sketch2shape.optimize.reconstruct import load_deepsdf
+        from sketch2shape.models.checkpoints import load_deepsdf
 
         model = load_deepsdf(args.ckpt, torch.device("cpu"))
         return (lambda latent, p: model.decoder(latent, p)), model.mean_latent().detach()

@@ -270,7 +270,8 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
     from sketch2shape.models.siamese_module import load_siamese
-    from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
+    from sketch2shape.models.checkpoints import load_deepsdf
+    from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
     from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch, sketch_optimization_settings
     from sketch2shape.optimize.sketch_to_shape import DEFAULT_MESH_RESOLUTION
     from sketch2shape.render.camera import Camera, cameras_from_json

@@ -311,7 +311,7 @@ class Reconstructor:
 
     def _load_demo(self, device: torch.device) -> Models:
         from sketch2shape.models.siamese_module import load_siamese
-        from sketch2shape.optimize.reconstruct import load_deepsdf
+        from sketch2shape.models.checkpoints import load_deepsdf
         from sketch2shape.optimize.sketch import RetrievalIndex
 
         paths = self.paths()

@@ -81,6 +81,14 @@ def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> D
     return model.eval().requires_grad_(False).to(torch.device(device))
 
 
+def load_deepsdf(ckpt_path: str | Path | None, device: str | torch.device = "cpu") -> DeepSDF:
+    """A task's ``ckpt_path`` (the DeepSDF checkpoint or release file): :func:`load_deepsdf_file`,
+    with a ``ValueError`` that says what to pass when it is not set."""
+    if not ckpt_path:
+        raise ValueError("ckpt_path is required: the DeepSDF checkpoint, e.g. ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt")
+    return load_deepsdf_file(ckpt_path, device)
+
+
 def load_sketch_encoder_file(path: str | Path, device: str | torch.device = "cpu") -> SketchEncoderNet:
     """A trained :class:`SketchEncoderNet` (eval mode, frozen) from a release file or a
     ``train_sketch_encoder`` Lightning checkpoint. Raises ``FileNotFoundError`` or

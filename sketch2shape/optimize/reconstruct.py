@@ -22,7 +22,7 @@ from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
 from sketch2shape.data.preprocess.mesh import load_mesh
 from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
-from sketch2shape.models.checkpoints import load_lightning_module
+from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
 from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
@@ -74,17 +74,6 @@ def select_shapes(metainfo: pd.DataFrame, split: str | None, obj_ids: Sequence[s
     if split is not None and splits[0] != split:
         raise ValueError(f"obj_ids {ids} are in split {splits[0]!r}, not split={split!r}")
     return splits[0], ids
-
-
-def load_deepsdf(ckpt_path: str | Path | None, device: torch.device) -> DeepSDF:
-    """A trained DeepSDF in eval mode with its decoder frozen."""
-    if not ckpt_path:
-        raise ValueError("ckpt_path is required: the DeepSDF checkpoint, e.g. ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt")
-
-    model = load_lightning_module(DeepSDF, Path(str(ckpt_path)), device, "deepsdf")
-    model.eval()
-    model.requires_grad_(False)
-    return model.to(device)
 
 
 @dataclass(frozen=True)

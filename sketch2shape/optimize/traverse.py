@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
+from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.deepsdf_module import DeepSDF
-from sketch2shape.optimize.reconstruct import MeshSettings, load_deepsdf, mesh_latent
+from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
 from sketch2shape.utils.config import check_keys, plain
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import save_image, save_mesh

@@ -29,6 +29,7 @@ from sketch2shape.eval.sketch_encoder_eval import (
     final_eval,
     save_encoder_training_curve,
 )
+from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.sketch_encoder import (
     check_deepsdf_data,
     deepsdf_record,
@@ -36,7 +37,6 @@ from sketch2shape.models.sketch_encoder import (
 )
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 from sketch2shape.models.training import build_trainer, last_checkpoint
-from sketch2shape.optimize.reconstruct import load_deepsdf
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.hydra import hydra_entry
 from sketch2shape.utils.training import save_config
