@@ -56,7 +56,7 @@ class QueueFull(RuntimeError):
 
 @dataclass
 class MeshFiles:
-    """A published shape: its files and sizes."""
+    """A published shape: its OBJ (with vertex normals) and GLB files, and its vertex and face counts."""
 
     obj: bytes
     glb: bytes
@@ -65,7 +65,8 @@ class MeshFiles:
 
     @classmethod
     def of(cls, mesh: trimesh.Trimesh) -> "MeshFiles":
-        text = mesh.export(file_type="obj")
+        """Export ``mesh`` (takes a moment for a large mesh: call it outside locks)."""
+        text = mesh.export(file_type="obj", include_normals=True)
         buffer = io.BytesIO()
         mesh.export(buffer, file_type="glb")
         return cls(text.encode() if isinstance(text, str) else text, buffer.getvalue(), len(mesh.vertices), len(mesh.faces))
