@@ -70,7 +70,7 @@ IMAGE_FORMATS = "PNG, JPEG, WebP, GIF or BMP"
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A request body grew past the upload limit while it was read (:class:`BodySizeLimit`)."""
 
 
 class BodySizeLimit:
@@ -154,6 +154,7 @@ def decode_data_url(text: Any) -> bytes:
 
 
 def parse_int(value: Any, key: str) -> int:
+    """``int(value)``; HTTP 400 naming ``key`` when it is not an integer."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -191,15 +192,12 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
     """The app for ``settings``. ``engine`` replaces the real models (tests use a fake one)."""
     engine = engine or Reconstructor(settings)
 
-    def runner(job: Job, report):
-        return engine.run(job, report)
-
     def prepare() -> None:
         engine.apply_threads()  # in the worker thread, which runs every reconstruction
         if engine.missing() is None:
             engine.load()
 
-    queue = JobQueue(runner, max_queue=settings.max_queue, keep_jobs=settings.keep_jobs, abandon_after_s=settings.abandon_after_s, prepare=prepare)
+    queue = JobQueue(engine.run, max_queue=settings.max_queue, keep_jobs=settings.keep_jobs, abandon_after_s=settings.abandon_after_s, prepare=prepare)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
