@@ -130,6 +130,8 @@ def stored_data_name(path: Path, allow_unsafe: bool) -> str | None:
 
 @dataclass(frozen=True)
 class ViewInfo:
+    """A view a sketch may be drawn from: its index, angles (degrees), a label ("front-left, from above") and camera."""
+
     index: int
     azimuth_deg: float
     elevation_deg: float
@@ -139,6 +141,8 @@ class ViewInfo:
 
 @dataclass
 class Models:
+    """The loaded models (:meth:`Reconstructor.load`) and the torch device they are on."""
+
     deepsdf: Any
     device: torch.device
     method: Any = None  # SketchToShape (encoder mode)
@@ -148,6 +152,18 @@ class Models:
 
 class _StopAfterFirst(Exception):
     """Stop was asked for before the refinement began: answer with the first shape."""
+
+
+def camera_json(camera: Camera) -> dict[str, Any]:
+    """A camera as the page gets it: ``azimuth_deg`` and ``elevation_deg`` (degrees), ``distance``
+    (world units), ``fov_deg`` (degrees, full image height) and ``position`` (``[x, y, z]``, world
+    coordinates). The camera looks at the origin with +Y up (:mod:`sketch2shape.render.camera`),
+    so the page's viewer starts from ``position`` without a copy of the convention."""
+    return {
+        "azimuth_deg": float(camera.azimuth_deg), "elevation_deg": float(camera.elevation_deg),
+        "distance": float(camera.distance), "fov_deg": float(camera.fov_deg),
+        "position": [round(float(v), 6) for v in camera.position(torch.float64)],
+    }
 
 
 def result_info(result, stopped_at: int | None = None) -> dict[str, Any]:
@@ -160,7 +176,7 @@ def result_info(result, stopped_at: int | None = None) -> dict[str, Any]:
         "poor_match": bool(result.poor_match),
         "chosen": result.chosen,
         "view_estimated": bool(result.view_estimated),
-        "camera": {"azimuth_deg": float(result.camera.azimuth_deg), "elevation_deg": float(result.camera.elevation_deg)},
+        "camera": camera_json(result.camera),
         "first_iou": round(float(result.first.iou), 4),
         "refined_iou": None if result.refined is None else round(float(result.refined.iou), 4),
         "min_iou": float(result.min_iou),
@@ -359,10 +375,9 @@ class Reconstructor:
             result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step)
         except _StopAfterFirst:
             result = seen["result"]
-        stopped = seen["steps"] if report.stop_requested else None
+        info = result_info(result, seen["steps"] if report.stop_requested else None)
         if result.refined is not None and len(result.refined.mesh.faces):
-            report.shape("refined", result.refined.mesh)
-        info = result_info(result, stopped)
+            report.shape("refined", result.refined.mesh, info)
         if len(result.best.mesh.faces) == 0:
             raise ValueError("the model found no surface for this sketch: draw it again (a closed outline of the whole shape), or give the view")
         return Outcome(kept=result.chosen, latent=result.best.latent, info=info)

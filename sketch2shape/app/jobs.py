@@ -3,19 +3,22 @@
 The reconstruction is CPU-bound and takes the whole machine, so running two at once would only
 make both slower: one job runs at a time and the others wait in order, each told its place in
 the queue (``position`` 1 = next). When ``max_queue`` jobs already wait, a new one is refused
-(:class:`QueueFull`, HTTP 503) rather than promised a result in an hour.
+(:class:`QueueFull`, HTTP 503) rather than promised a result in an hour. The worker is a
+:class:`~concurrent.futures.ThreadPoolExecutor` with one thread: loading the models (``prepare``)
+is its first task, and each job is a :class:`~concurrent.futures.Future` of it whose outcome
+(a result, :class:`JobCancelled` or any other error) becomes the job's final state.
 
 A running job publishes shapes as they exist (:meth:`Reporter.shape`): the encoder's *first*
 shape long before the refinement ends, then the *refined* one. The page shows each as it
 arrives (an event stream sends the job's state at each publication, so no shape is skipped even
 when the next one follows quickly); ``mesh`` is always the newest usable one (the first while refining, the kept one when
-done). The page may *stop* the refinement (:meth:`JobQueue.stop`): the job finishes at its
-next step with the best shape so far.
+done). The page may *stop* the refinement (:meth:`JobQueue.stop`, the job's ``stop`` event): the
+job finishes at its next step with the best shape so far.
 
 A job whose page went away must not hold the machine: the page reports progress by polling
 (or an event stream, which counts as polling while it is open), and a job that nobody asked
 about for ``abandon_after_s`` is cancelled, waiting or running; the page can also cancel it
-explicitly. Cancellation of a running job takes effect at its next step.
+explicitly. Cancelling a waiting job cancels its future; a running job stops at its next step.
 
 Finished jobs keep their meshes (OBJ and GLB bytes) in memory for download; only the newest
 ``keep_jobs`` are kept.
@@ -27,11 +30,12 @@ import io
 import logging
 import threading
 import time
-import traceback
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -56,7 +60,7 @@ class QueueFull(RuntimeError):
 
 @dataclass
 class MeshFiles:
-    """A published shape: its files and sizes."""
+    """A published shape: its OBJ (with vertex normals) and GLB files, and its vertex and face counts."""
 
     obj: bytes
     glb: bytes
@@ -65,7 +69,8 @@ class MeshFiles:
 
     @classmethod
     def of(cls, mesh: trimesh.Trimesh) -> "MeshFiles":
-        text = mesh.export(file_type="obj")
+        """Export ``mesh`` (takes a moment for a large mesh: call it outside locks)."""
+        text = mesh.export(file_type="obj", include_normals=True)
         buffer = io.BytesIO()
         mesh.export(buffer, file_type="glb")
         return cls(text.encode() if isinstance(text, str) else text, buffer.getvalue(), len(mesh.vertices), len(mesh.faces))
@@ -81,8 +86,11 @@ class Outcome:
     info: dict[str, Any] | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # a job is its identity (positions in the queue compare jobs)
 class Job:
+    """One reconstruction request and its state, as :meth:`JobQueue.describe` reports it. Fields
+    change under the queue's lock; ``stop`` is set when the page asks to stop the refinement."""
+
     id: str
     sketches: list[tuple[np.ndarray, int | None]]  # normalized sketches and their view indices (None: estimate it)
     steps: int
@@ -97,8 +105,9 @@ class Job:
     last_seen: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
-    cancel_reason: str | None = None
-    stop_requested: bool = False
+    cancel_reason: str | None = None  # set: cancelled (a running job stops at its next step)
+    stop: threading.Event = field(default_factory=threading.Event)
+    future: Future | None = None  # its run on the worker, until it finished
     meshes: dict[str, MeshFiles] = field(default_factory=dict)
     shape_seconds: dict[str, float] = field(default_factory=dict)  # when each shape was published, after the start
     current: str | None = None  # the shape ``mesh`` serves: the newest while running, the kept one when done
@@ -109,9 +118,11 @@ class Job:
 
     @property
     def view(self) -> int | None:
+        """The view index of the newest sketch (None: estimated)."""
         return self.sketches[-1][1]
 
     def touch(self) -> None:
+        """Note that the page asked about the job (it is not abandoned)."""
         self.last_seen = time.monotonic()
 
 
@@ -122,16 +133,9 @@ class Reporter:
     def __init__(self, queue: "JobQueue", job: Job) -> None:
         self.queue, self.job = queue, job
 
-    def _check(self) -> None:  # with the queue's lock
-        job = self.job
-        if job.cancel_reason is None and self.queue._abandoned(job):
-            job.cancel_reason = f"nobody asked for this job for {self.queue.abandon_after_s:.0f} s (the page was closed)"
-        if job.cancel_reason is not None:
-            raise JobCancelled(job.cancel_reason)
-
     def __call__(self, stage: str, step: int = 0, terms: dict[str, float] | None = None) -> None:
-        with self.queue._cond:
-            self._check()
+        with self.queue._lock:
+            self.queue._raise_if_cancelled(self.job)
             job = self.job
             job.status, job.step = stage, step
             if terms and "loss" in terms:
@@ -140,13 +144,15 @@ class Reporter:
             job.version += 1
 
     def shape(self, name: str, mesh: trimesh.Trimesh, info: dict[str, Any] | None = None) -> None:
-        """Publish a shape (``first``, ``refined`` or ``optimized``); it becomes the job's ``mesh``."""
+        """Publish a shape (``first``, ``refined`` or ``optimized``); it becomes the job's ``mesh``.
+        ``info`` (optional) replaces what the page shows about the answer. ValueError for another
+        name, :class:`JobCancelled` once the job is cancelled."""
         if name not in SHAPES:
             raise ValueError(f"shape name {name!r}; accepted: {', '.join(SHAPES)}")
-        with self.queue._cond:
-            self._check()
+        with self.queue._lock:
+            self.queue._raise_if_cancelled(self.job)
         files = MeshFiles.of(mesh)  # outside the lock: exporting takes a moment
-        with self.queue._cond:
+        with self.queue._lock:
             job = self.job
             job.meshes[name] = files
             job.shape_seconds[name] = round(time.time() - (job.started or time.time()), 2)
@@ -154,11 +160,12 @@ class Reporter:
             if info is not None:
                 job.info = info
             job.version += 1
-            job.snapshots.append(self.queue.describe(job))  # the condition's lock is reentrant
+            job.snapshots.append(self.queue.describe(job))  # the lock is reentrant
 
     @property
     def stop_requested(self) -> bool:
-        return self.job.stop_requested
+        """Whether the page asked to stop the refinement (keep the best shape so far)."""
+        return self.job.stop.is_set()
 
 
 # run(job, reporter) -> Outcome; the reporter raises JobCancelled to stop a cancelled job.
@@ -166,7 +173,13 @@ Runner = Callable[[Job, Reporter], Outcome]
 
 
 class JobQueue:
-    """The worker thread and its queue (see module docstring). Thread-safe."""
+    """The worker and its queue (see module docstring). Thread-safe.
+
+    ``runner`` answers a job on the worker thread; ``prepare`` (optional) runs there first (loading
+    the models: its error, if any, fails every job and is :attr:`prepare_error`). At most
+    ``max_queue`` jobs wait, the newest ``keep_jobs`` finished ones are kept, and a job nobody
+    asked about for ``abandon_after_s`` seconds is cancelled.
+    """
 
     def __init__(self, runner: Runner, max_queue: int = 8, keep_jobs: int = 32, abandon_after_s: float = 60.0, prepare: Callable[[], None] | None = None) -> None:
         self.runner = runner
@@ -174,82 +187,103 @@ class JobQueue:
         self.max_queue = max_queue
         self.keep_jobs = keep_jobs
         self.abandon_after_s = abandon_after_s
-        self.jobs: OrderedDict[str, Job] = OrderedDict()
-        self.waiting: deque[Job] = deque()
-        self.running: Job | None = None
-        self.prepare_error: str | None = None
-        self.prepared = False
-        self._cond = threading.Condition()
-        self._stop = False
-        self._thread: threading.Thread | None = None
+        self.jobs: OrderedDict[str, Job] = OrderedDict()  # in the order of submission: the queue's order
+        self._lock = threading.RLock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._ready: Future | None = None  # prepare's run: done once the models are loaded (or failed to load)
+        self._closed = False  # stop_worker was called
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="sketch2shape-worker", daemon=True)
-            self._thread.start()
+        """Start the worker: it runs ``prepare``, then the jobs in order. Idempotent."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketch2shape-worker")
+            self._ready = self._executor.submit(self._prepare)
 
     def stop_worker(self, timeout: float = 10.0) -> None:
-        with self._cond:
-            self._stop = True
-            for job in list(self.waiting) + ([self.running] if self.running else []):
-                job.cancel_reason = "the server is shutting down"
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Cancel every job (waiting ones at once, the running one at its next step), refuse new
+        ones, and wait up to ``timeout`` seconds for the running one to end."""
+        if self._executor is None:
+            return
+        with self._lock:
+            self._closed = True
+            for job_id in list(self.jobs):
+                self.cancel(job_id, "the server is shutting down")
+            running = [job.future for job in self.jobs.values() if job.future is not None]
+        # Outside our lock, and nothing is queued any more: shutdown() has no future to cancel (and no _settle to call).
+        self._executor.shutdown(wait=False)
+        wait([self._ready, *running], timeout)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether ``prepare`` has run (successfully or not)."""
+        return self._ready is not None and self._ready.done()
+
+    @property
+    def prepare_error(self) -> str | None:
+        """Why ``prepare`` failed, or None (also while it runs)."""
+        if not self.prepared or self._ready.exception() is None:
+            return None
+        err = self._ready.exception()
+        return str(err) or type(err).__name__
 
     # ---- requests --------------------------------------------------------------------------
     def submit(self, sketches: Sequence[tuple[np.ndarray, int | None]], steps: int, start: torch.Tensor | None = None, stoppable: bool = True) -> Job:
-        with self._cond:
-            if len(self.waiting) >= self.max_queue:
-                raise QueueFull(f"the server is busy: {len(self.waiting)} sketches are waiting already (max_queue={self.max_queue}); try again in a minute")
+        """Queue a job for ``sketches`` (normalized ``(sketch, view index or None)``). Raises
+        :class:`QueueFull` when ``max_queue`` jobs wait, RuntimeError before :meth:`start` or
+        after :meth:`stop_worker`."""
+        with self._lock:
+            if self._executor is None or self._closed:
+                raise RuntimeError("the job queue is not running (the server is starting or shutting down)")
+            waiting = len(self._waiting())
+            if waiting >= self.max_queue:
+                raise QueueFull(f"the server is busy: {waiting} sketches are waiting already (max_queue={self.max_queue}); try again in a minute")
             job = Job(uuid.uuid4().hex[:16], list(sketches), steps, start, stoppable=stoppable)
+            job.future = self._executor.submit(self._run, job)
+            job.future.add_done_callback(partial(self._settle, job))
             self.jobs[job.id] = job
-            self.waiting.append(job)
             self._evict()
-            self._cond.notify_all()
             return job
 
     def get(self, job_id: str, touch: bool = True) -> Job | None:
-        with self._cond:
+        """The job (None if unknown or evicted); ``touch`` notes that its page asked."""
+        with self._lock:
             job = self.jobs.get(job_id)
             if job is not None and touch:
                 job.touch()
             return job
 
     def cancel(self, job_id: str, reason: str = "cancelled by its page") -> Job | None:
-        with self._cond:
+        """Cancel a job: a waiting one ends now, a running one at its next step."""
+        with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job.status in FINISHED:
                 return job
             job.cancel_reason = reason
-            if job in self.waiting:
-                self.waiting.remove(job)
-                self._finish(job, CANCELLED, reason)
-            self._cond.notify_all()
+            if job.future is not None:
+                job.future.cancel()  # succeeds while it waits: _settle finishes it at once
             return job
 
     def stop(self, job_id: str) -> Job | None:
         """Stop the refinement: the job finishes soon with the best shape so far (a waiting job
         will answer with its first shape only)."""
-        with self._cond:
+        with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job.status in FINISHED:
                 return job
-            job.stop_requested = True
+            job.stop.set()
             job.version += 1
             return job
 
     def position(self, job: Job) -> int:
         """0 while running or finished, else the place in the queue (1 = next)."""
-        with self._cond:
-            try:
-                return self.waiting.index(job) + 1
-            except ValueError:
-                return 0
+        with self._lock:
+            waiting = self._waiting()
+            return waiting.index(job) + 1 if job in waiting else 0
 
     def describe(self, job: Job) -> dict:
-        with self._cond:
+        """The job's state as the API sends it (see :mod:`sketch2shape.app.server`)."""
+        with self._lock:
             elapsed = None
             if job.started is not None:
                 elapsed = round((job.finished or time.time()) - job.started, 2)
@@ -270,75 +304,74 @@ class JobQueue:
                 "loss": job.loss, "losses": list(job.losses), "error": job.error, "view": job.view, "views": [v for _, v in job.sketches],
                 "vertices": current.vertices if current else 0, "faces": current.faces if current else 0,
                 "seconds": elapsed, "models_loading": not self.prepared, "version": job.version,
-                "stoppable": job.stoppable and job.status not in FINISHED, "stop_requested": job.stop_requested,
+                "stoppable": job.stoppable and job.status not in FINISHED, "stop_requested": job.stop.is_set(),
                 "mesh": mesh, "shapes": shapes, "result": job.info,
             }
 
     def counts(self) -> dict:
-        with self._cond:
-            return {"running": 1 if self.running else 0, "waiting": len(self.waiting)}
+        """``{"running": 0 or 1, "waiting": n}``."""
+        with self._lock:
+            waiting = len(self._waiting())
+            return {"running": sum(j.status not in FINISHED for j in self.jobs.values()) - waiting, "waiting": waiting}
 
     # ---- the worker ------------------------------------------------------------------------
-    def _evict(self) -> None:
+    def _waiting(self) -> list[Job]:  # with the lock
+        return [job for job in self.jobs.values() if job.status == WAITING]
+
+    def _evict(self) -> None:  # with the lock
         finished = [j for j in self.jobs.values() if j.status in FINISHED]
         for job in finished[: max(0, len(finished) - self.keep_jobs)]:
             del self.jobs[job.id]
 
-    def _finish(self, job: Job, status: str, error: str | None = None) -> None:
-        job.status, job.error, job.finished = status, error, time.time()
-        job.version += 1
-        job.start = None  # the refined code is no longer needed
-        self._evict()
+    def _raise_if_cancelled(self, job: Job) -> None:  # with the lock
+        if job.cancel_reason is None and time.monotonic() - job.last_seen > self.abandon_after_s:
+            job.cancel_reason = f"nobody asked for this job for {self.abandon_after_s:.0f} s (the page was closed)"
+        if job.cancel_reason is not None:
+            raise JobCancelled(job.cancel_reason)
 
-    def _abandoned(self, job: Job) -> bool:
-        return time.monotonic() - job.last_seen > self.abandon_after_s
-
-    def _next(self) -> Job | None:
-        with self._cond:
-            while not self._stop:
-                while self.waiting and self._abandoned(self.waiting[0]):
-                    gone = self.waiting.popleft()
-                    self._finish(gone, CANCELLED, f"nobody asked for this job for {self.abandon_after_s:.0f} s (the page was closed)")
-                if self.waiting:
-                    self.running = self.waiting.popleft()
-                    self.running.status, self.running.started = LOADING, time.time()
-                    self.running.version += 1
-                    return self.running
-                self._cond.wait(timeout=1.0)
-            return None
-
-    def _work(self) -> None:
+    def _prepare(self) -> None:
         if self.prepare is not None:
             try:
                 self.prepare()
-            except Exception as err:  # reported by /api/health and to every job
-                self.prepare_error = str(err)
+            except Exception as err:  # reported by /api/health (prepare_error) and to every job
                 log.error("loading the models failed: %s", err)
-        self.prepared = True
-        while (job := self._next()) is not None:
-            self._run(job)
+                raise
 
-    def _run(self, job: Job) -> None:
-        try:
-            if self.prepare_error:
-                raise RuntimeError(self.prepare_error)
-            outcome = self.runner(job, Reporter(self, job))
-            kept = job.meshes.get(outcome.kept)
-            if kept is None or kept.faces == 0:
-                raise ValueError("the shape has no surface; draw the sketch again or give another view")
-            with self._cond:
+    def _run(self, job: Job) -> Outcome:
+        """A job on the worker thread: the runner's outcome; any exception is the job's (_settle)."""
+        with self._lock:
+            self._raise_if_cancelled(job)  # cancelled or abandoned while it waited
+            job.status, job.started = LOADING, time.time()
+            job.version += 1
+        if self.prepare_error:
+            raise RuntimeError(self.prepare_error)
+        outcome = self.runner(job, Reporter(self, job))
+        kept = job.meshes.get(outcome.kept)
+        if kept is None or kept.faces == 0:
+            raise ValueError("the shape has no surface; draw the sketch again or give another view")
+        return outcome
+
+    def _settle(self, job: Job, future: Future) -> None:
+        """The job's final state from its future (done callback): done, cancelled or failed."""
+        err = None if future.cancelled() else future.exception()
+        if err is not None and not isinstance(err, JobCancelled):  # any failure is the job's, never the server's
+            log.error("job %s failed: %s", job.id, err, exc_info=err)
+        with self._lock:
+            if future.cancelled():
+                self._finish(job, CANCELLED, job.cancel_reason)
+            elif isinstance(err, JobCancelled):
+                self._finish(job, CANCELLED, str(err))
+            elif err is not None:
+                self._finish(job, FAILED, str(err) or type(err).__name__)
+            else:
+                outcome = future.result()
                 job.current, job.latent = outcome.kept, outcome.latent
                 if outcome.info is not None:
                     job.info = outcome.info
                 self._finish(job, DONE)
-        except JobCancelled as err:
-            with self._cond:
-                self._finish(job, CANCELLED, str(err))
-        except Exception as err:  # any failure is the job's, never the server's
-            log.error("job %s failed: %s\n%s", job.id, err, traceback.format_exc())
-            with self._cond:
-                self._finish(job, FAILED, str(err) or type(err).__name__)
-        finally:
-            with self._cond:
-                self.running = None
-                self._cond.notify_all()
+
+    def _finish(self, job: Job, status: str, error: str | None = None) -> None:  # with the lock
+        job.status, job.error, job.finished = status, error, time.time()
+        job.version += 1
+        job.start = job.future = None  # the code to refine and the finished future are no longer needed
+        self._evict()

@@ -6,7 +6,8 @@ API (JSON unless noted; errors are ``{"detail": "<what is wrong and what is acce
   ``error``), ``message`` (why not ready, e.g. how to get the models), ``mode`` (``encoder`` or
   ``demo``), ``models`` (``pretrained``, ``custom``, ``demo``), the model files, queue counts, limits.
 * ``GET /api/views``: the views a sketch may be drawn from (``index``, ``azimuth_deg``,
-  ``elevation_deg``, ``label``), the ``default`` one (null: estimate it) and ``estimate`` (whether
+  ``elevation_deg``, ``label``, ``camera``: :func:`~sketch2shape.app.engine.camera_json`, where
+  the 3D viewer starts), the ``default`` one (null: estimate it) and ``estimate`` (whether
   the view is optional); ``GET /api/views/{i}/example.png``: a training sketch from that view
   (404 without a dataset).
 * ``POST /api/reconstruct``: JSON ``{"image": "data:image/png;base64,...", "view": 13 | null,
@@ -22,9 +23,10 @@ API (JSON unless noted; errors are ``{"detail": "<what is wrong and what is acce
   (``obj``/``glb`` links, ``shape``: ``first``/``refined``/``optimized``, ``stage``: ``first``,
   ``refining`` (the first shape, refinement running), ``done`` (the kept shape)); ``shapes``:
   every published shape by name; ``result``: ``describe`` (view used, IoUs, which shape was
-  kept), ``poor_match``, ``camera``, ``view_estimated``, ``chosen``. ``GET
-  /api/jobs/{id}/events``: the same as a server-sent event stream (one event per change: the
-  first shape's event comes before the refined one's; closed when the job finishes).
+  kept), ``poor_match``, ``camera`` (the view used, as in ``/api/views``), ``view_estimated``,
+  ``chosen``. ``GET /api/jobs/{id}/events``: the same as a server-sent event stream (one event
+  per change: the first shape's event comes before the refined one's; closed when the job
+  finishes).
 * ``POST /api/jobs/{id}/stop``: stop the refinement, keep the best shape so far (409 in demo mode).
   ``POST /api/jobs/{id}/cancel`` (also ``DELETE /api/jobs/{id}``): drop the job.
 * ``GET /api/jobs/{id}/mesh.obj``, ``mesh.glb`` (the newest / kept shape), ``first.obj``,
@@ -56,7 +58,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.requests import ClientDisconnect
 
-from sketch2shape.app.engine import Reconstructor
+from sketch2shape.app.engine import Reconstructor, camera_json
 from sketch2shape.app.jobs import DONE, FINISHED, SHAPES, Job, JobQueue, QueueFull
 from sketch2shape.app.settings import AppSettings
 from sketch2shape.data.user_sketch import SketchInputError, image_to_gray
@@ -68,7 +70,7 @@ IMAGE_FORMATS = "PNG, JPEG, WebP, GIF or BMP"
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A request body grew past the upload limit while it was read (:class:`BodySizeLimit`)."""
 
 
 class BodySizeLimit:
@@ -152,6 +154,7 @@ def decode_data_url(text: Any) -> bytes:
 
 
 def parse_int(value: Any, key: str) -> int:
+    """``int(value)``; HTTP 400 naming ``key`` when it is not an integer."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -189,15 +192,12 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
     """The app for ``settings``. ``engine`` replaces the real models (tests use a fake one)."""
     engine = engine or Reconstructor(settings)
 
-    def runner(job: Job, report):
-        return engine.run(job, report)
-
     def prepare() -> None:
         engine.apply_threads()  # in the worker thread, which runs every reconstruction
         if engine.missing() is None:
             engine.load()
 
-    queue = JobQueue(runner, max_queue=settings.max_queue, keep_jobs=settings.keep_jobs, abandon_after_s=settings.abandon_after_s, prepare=prepare)
+    queue = JobQueue(engine.run, max_queue=settings.max_queue, keep_jobs=settings.keep_jobs, abandon_after_s=settings.abandon_after_s, prepare=prepare)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -246,7 +246,7 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
     @app.get("/api/views")
     def views() -> dict:
         return {
-            "views": [{"index": v.index, "azimuth_deg": v.azimuth_deg, "elevation_deg": v.elevation_deg, "label": v.label} for v in engine.views()],
+            "views": [{"index": v.index, "azimuth_deg": v.azimuth_deg, "elevation_deg": v.elevation_deg, "label": v.label, "camera": camera_json(v.camera)} for v in engine.views()],
             "default": engine.default_view(),
             "estimate": engine.mode == "encoder",  # the view is optional: estimated unless the page names one
             "examples": engine.has_dataset(),

@@ -19,9 +19,10 @@ import torch
 import trimesh
 from PIL import Image, ImageDraw
 
-from sketch2shape.app.engine import Reconstructor
+from sketch2shape.app.engine import Reconstructor, camera_json
 from sketch2shape.app.jobs import Outcome
 from sketch2shape.app.settings import AppSettings
+from sketch2shape.render.camera import Camera
 from tests.conftest import REPO_ROOT
 from tests.data.test_preprocess_pipeline import TINY
 
@@ -91,7 +92,7 @@ class FakeReconstructor(Reconstructor):
         text = "view azimuth 30, elevation 20 (estimated); first shape IoU 0.60 (0.1 s)"
         if refined:
             text += f", refined IoU 0.70 (0.5 s); kept the {chosen} shape"
-        return {"describe": text, "poor_match": False, "chosen": chosen, "view_estimated": True, "camera": {"azimuth_deg": 30.0, "elevation_deg": 20.0},
+        return {"describe": text, "poor_match": False, "chosen": chosen, "view_estimated": True, "camera": camera_json(Camera(30.0, 20.0)),
                 "first_iou": 0.6, "refined_iou": 0.7 if refined else None, "min_iou": 0.5, "stopped": stopped}
 
     def run(self, job, report) -> Outcome:

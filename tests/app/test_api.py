@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
+from urllib.parse import urljoin
 
 import pytest
 import torch
@@ -93,13 +95,43 @@ def test_health_without_models_says_how_to_get_them(tmp_path, monkeypatch):
         # The page still loads, everything it needs from this server.
         page = client.get("/")
         assert page.status_code == 200 and "<canvas" in page.text and "https://" not in page.text
+        modules = page_modules(client, page.text)
+        assert {"/static/app.js", "/static/viewer.js", "/static/vendor/three/build/three.module.js", "/static/vendor/three/build/three.core.js",
+                "/static/vendor/three/examples/jsm/controls/OrbitControls.js", "/static/vendor/three/examples/jsm/loaders/OBJLoader.js"} == set(modules)
         for name in ("app.js", "viewer.js", "style.css"):
             asset = client.get(f"/static/{name}")
             assert asset.status_code == 200 and "https://" not in asset.text
+        assert "three.js authors" in client.get("/static/vendor/three/LICENSE").text
         views = client.get("/api/views").json()  # no dataset: the preprocessing views, as hints; estimated by default
         assert views["default"] is None and views["estimate"] is True and views["examples"] is False
         assert len(views["views"]) == 24
-        assert views["views"][13] == {"index": 13, "azimuth_deg": 30.0, "elevation_deg": 35.0, "label": "front-left, from above"}
+        view = views["views"][13]
+        assert {k: v for k, v in view.items() if k != "camera"} == {"index": 13, "azimuth_deg": 30.0, "elevation_deg": 35.0, "label": "front-left, from above"}
+        # Where the viewer starts: the camera of the project's model (+Z front, positive azimuth towards +X, +Y up).
+        assert view["camera"] == {"azimuth_deg": 30.0, "elevation_deg": 35.0, "distance": 2.5, "fov_deg": 50.0, "position": pytest.approx([1.02394, 1.43394, 1.77352], abs=1e-5)}
+
+
+def page_modules(client, html: str) -> list[str]:
+    """Every JavaScript module the page loads (its module scripts and their static imports, through
+    its import map), each checked to be served here as JavaScript."""
+    imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1))["imports"]
+
+    def resolve(specifier: str, base: str) -> str:
+        if specifier in imports:
+            return imports[specifier]
+        prefix = next((p for p in imports if p.endswith("/") and specifier.startswith(p)), None)
+        return imports[prefix] + specifier[len(prefix):] if prefix else urljoin(base, specifier)
+
+    todo, seen = re.findall(r'<script type="module" src="([^"]+)"', html), []
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.append(url)
+        response = client.get(url)
+        assert response.status_code == 200 and "javascript" in response.headers["content-type"], url
+        todo += [resolve(s, url) for s in re.findall(r"""^(?:import|export|\})[^;]*?\bfrom\s*["']([^"']+)["']""", response.text, re.M)]
+    return seen
 
 
 def test_malformed_uploads_are_400(fake):
@@ -337,9 +369,8 @@ def test_a_real_job_with_tiny_models(tiny_models):
         hinted = client.post("/api/reconstruct", json={"image": image, "view": 1}).json()
         hinted = wait(client, hinted["id"], timeout=120)
         assert hinted["status"] == "done", hinted["error"]
-        camera = views["views"][1]
         assert hinted["result"]["view_estimated"] is False and "(given)" in hinted["result"]["describe"]
-        assert hinted["result"]["camera"] == {"azimuth_deg": camera["azimuth_deg"], "elevation_deg": camera["elevation_deg"]}
+        assert hinted["result"]["camera"] == views["views"][1]["camera"]
 
 
 @pytest.mark.slow

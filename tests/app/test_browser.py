@@ -80,6 +80,28 @@ def drawn(shown: list[dict]) -> list[str]:
     return [s["shape"] for i, s in enumerate(shown) if i == 0 or shown[i - 1]["shape"] != s["shape"]]
 
 
+def try_controls(page) -> dict:
+    """Use the viewer's controls: wheel (zoom out), drag (orbit), double-click (reset). Returns the
+    drawn share of the viewer after each (``zoomed``, ``reset``) and the frames drawn by the drag."""
+    viewer = page.locator("#viewer")
+    box = viewer.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    frames = lambda: int(page.get_attribute("#viewer", "data-frames"))  # noqa: E731
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, 800)
+    page.wait_for_timeout(300)
+    zoomed = drawn_fraction(viewer.screenshot())
+    before = frames()
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 40, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(200)
+    dragged = frames() - before
+    page.dblclick("#viewer")
+    page.wait_for_timeout(300)
+    return {"zoomed": zoomed, "drag_frames": dragged, "reset": drawn_fraction(viewer.screenshot())}
+
+
 def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: float, stop: bool = False) -> dict:
     """Draw a chair, submit it (``view`` None: the default, estimated), see the first shape drawn
     while the job still runs, optionally press "Stop refining", wait for the kept shape, download it.
@@ -92,6 +114,8 @@ def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: fl
             page = browser.new_page(viewport={"width": 1200, "height": 860})
             errors: list[str] = []
             page.on("pageerror", lambda err: errors.append(str(err)))
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
             page.goto(base_url, wait_until="networkidle")
             page.wait_for_function("document.querySelectorAll('#view option').length > 0")
             default_view = page.input_value("#view")
@@ -105,6 +129,7 @@ def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: fl
             early = page.evaluate("({shown: [...window.appState.shown], status: window.appState.status, describe: window.appState.describe})")
             assert early["shown"], page.inner_text("#status")
             early["viewer"] = drawn_fraction(page.locator("#viewer").screenshot())
+            early["renderer"] = page.get_attribute("#viewer", "data-viewer")
             early["stop_visible"] = page.is_visible("#stop")
             if stop:
                 page.click("#stop")
@@ -113,6 +138,7 @@ def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: fl
             assert state["status"] == "shown", page.inner_text("#status")
             page.wait_for_timeout(300)
             viewer_png = page.locator("#viewer").screenshot()
+            state["controls"] = try_controls(page)
             state["notice"] = page.inner_text("#notice") if page.is_visible("#notice") else None
             state["describe_text"] = page.inner_text("#describe")
             state["toggle"] = page.is_visible("#shape-toggle")
@@ -128,25 +154,38 @@ def run_in_browser(base_url: str, out_dir: Path, view: str | None, timeout_s: fl
                 state["toggled"] = page.evaluate("window.appState.shown[window.appState.shown.length - 1]")
                 state["toggled_href"] = page.get_attribute("#download-obj", "href")
             return {**state, "early": early, "default_view": default_view, "viewer": drawn_fraction(viewer_png), "obj": obj_path, "errors": errors,
-                    "status_text": page.inner_text("#status")}
+                    "status_text": page.inner_text("#status"), "requests": requests}
         finally:
             browser.close()
 
 
+def assert_local_three_js(result: dict, base_url: str) -> None:
+    """The page drew with three.js, loaded from this server, and asked no other host for anything."""
+    assert result["early"]["renderer"].startswith("three.js r")
+    paths = {urlparse(url).path for url in result["requests"]}
+    assert {"/static/vendor/three/build/three.module.js", "/static/vendor/three/build/three.core.js",
+            "/static/vendor/three/examples/jsm/controls/OrbitControls.js", "/static/vendor/three/examples/jsm/loaders/OBJLoader.js"} <= paths
+    elsewhere = [url for url in result["requests"] if not url.startswith(("data:", "blob:")) and urlparse(url).netloc != urlparse(base_url).netloc]
+    assert elsewhere == []
+
+
 def test_browser_draw_submit_and_view_fake_models(tmp_path):
     """The whole page with a fake reconstruction (fast): draw, submit (view estimated), the first
-    shape drawn while the refinement runs, then the refined one; describe shown; download."""
+    shape drawn (by three.js) while the refinement runs, then the refined one; describe shown; download."""
     chromium_path()
     settings = fake_settings(tmp_path, steps=15)
     with live_server(create_app(settings, FakeReconstructor(settings, step_seconds=0.1))) as url:
         result = run_in_browser(url, tmp_path, None, timeout_s=60)
     assert result["errors"] == []
+    assert_local_three_js(result, url)
     assert result["default_view"] == ""  # no view picking: estimated unless the person names one
     early = result["early"]
     assert early["shown"][0]["shape"] == "first" and early["shown"][0]["faces"] == 80
     assert early["status"] in ("encoding", "refining") and early["stop_visible"] and early["viewer"] > 0.02
     assert drawn(result["shown"]) == ["first", "refined"] and result["shown"][-1] == {"shape": "refined", "stage": "done", "faces": 320}
     assert result["faces"] == 320 and result["frames"] >= 2 and result["viewer"] > 0.05
+    controls = result["controls"]  # zooming out shrinks the shape, dragging redraws, double-click restores the view
+    assert controls["zoomed"] < 0.7 * result["viewer"] and controls["drag_frames"] >= 2 and controls["reset"] == pytest.approx(result["viewer"], rel=0.02)
     assert result["describe_text"].startswith("view azimuth 30, elevation 20 (estimated)") and "kept the refined shape" in result["describe_text"]
     assert result["notice"] is None and result["poorMatch"] is False
     assert result["obj"].read_text().count("\nf ") == 320
@@ -182,6 +221,7 @@ def test_browser_end_to_end_with_tiny_models(tiny_models, tmp_path):
     with live_server(create_app(tiny_models)) as url:
         result = run_in_browser(url, tmp_path, None, timeout_s=150)
     assert result["errors"] == []
+    assert_local_three_js(result, url)
     assert result["early"]["shown"][0]["shape"] == "first" and result["early"]["shown"][0]["stage"] in ("first", "refining")
     assert result["shown"][0]["shape"] == "first" and result["shown"][-1]["stage"] == "done" and len(result["shown"]) >= 2
     assert result["faces"] > 0 and result["frames"] >= 1 and result["viewer"] > 0.002

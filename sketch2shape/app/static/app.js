@@ -3,12 +3,12 @@
 // arrives: the encoder's first shape at once, then the refined (kept) one. The refinement can be
 // stopped (the shape so far stays).
 // window.appState is what the browser test reads: {jobId, status, faces, shown: [{shape, stage, faces}], describe, poorMatch}.
-"use strict";
+import { MeshViewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   tool: "pen", size: 4, strokes: [], drawing: null, views: [], jobId: null, doneJobId: null, source: null, poll: null, limits: {},
-  mode: "encoder", job: null, drawn: null, draws: Promise.resolve(), displayed: null,
+  mode: "encoder", job: null, drawn: null, draws: Promise.resolve(),
 };
 window.appState = { jobId: null, status: "idle", faces: 0, shown: [], describe: "", poorMatch: false };
 
@@ -169,8 +169,12 @@ async function loadHealth() {
 }
 
 // ---- jobs ------------------------------------------------------------------------------------
-const viewer = new MeshViewer($("viewer"));
-window.viewer = viewer;
+let viewer = null;
+try {
+  viewer = new MeshViewer($("viewer"));
+} catch (err) {  // no WebGL 2: the shapes can still be downloaded
+  $("viewer-empty").textContent = `This browser cannot show 3D shapes (${err.message}); download them below.`;
+}
 
 function stopFollowing() {
   if (state.source) { state.source.close(); state.source = null; }
@@ -232,10 +236,11 @@ function plotLosses(losses) {
   ctx.stroke();
 }
 
-// Where the viewer starts: the camera the sketch was drawn from (estimated or given).
+// Where the viewer starts: the camera the sketch was drawn from (estimated or given), as the server describes it.
 function jobCamera(job) {
   if (job.result && job.result.camera) return job.result.camera;
-  return state.views.find((v) => v.index === job.view);
+  const view = state.views.find((v) => v.index === job.view);
+  return view && view.camera;
 }
 
 // Draw a published shape of the current job (in order: a later shape never hides under an earlier one).
@@ -245,11 +250,10 @@ function showShape(job, name, stage) {
   state.draws = state.draws.then(async () => {
     const text = await (await fetch(links.obj)).text();
     if (state.jobId !== jobId) return;
-    const faces = viewer.setObj(text, camera);
+    const faces = viewer ? viewer.setObj(text, camera) : links.faces;
     window.appState.faces = faces;
     window.appState.shown.push({ shape: name, stage, faces });
-    state.displayed = name;
-    $("viewer-empty").hidden = true;
+    $("viewer-empty").hidden = Boolean(viewer);
     for (const [id, url] of [["download-obj", links.obj], ["download-glb", links.glb]]) {
       $(id).href = url;
       $(id).classList.remove("disabled");
