@@ -19,6 +19,7 @@ framing, checking a drawing) reads only small files and never touches the models
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -315,12 +316,9 @@ class Reconstructor:
         paths = self.paths()
         deepsdf = load_deepsdf_file(paths["deepsdf"], device)
         encoder = load_sketch_encoder_file(paths["sketch_encoder"], device)
-        s = self.settings
-        refine = {"steps": s.steps, "resolution": s.render_resolution}
-        if s.silhouette_weight is not None:  # None: the method's own weight
-            refine["loss"] = {"silhouette_weight": s.silhouette_weight}
+        settings = self.settings.method
         try:
-            method = SketchToShape.from_config(deepsdf, encoder, {"refine": refine, "mesh": {"resolution": s.resolution}, "min_iou": s.min_iou})
+            method = SketchToShape(deepsdf, encoder, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
         except ValueError as err:
             raise ValueError(f"{paths['sketch_encoder']} does not belong to {paths['deepsdf']}: {err}") from None
         return Models(deepsdf, device, method=method)
@@ -397,12 +395,12 @@ class Reconstructor:
         over all views, from ``start``. ``progress`` may raise to stop the optimization (cancellation).
         """
         from sketch2shape.optimize.latent import optimize_latent
-        from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
+        from sketch2shape.optimize.reconstruct import mesh_latent
         from sketch2shape.optimize.sketch import SketchObjective, SketchView, reconstruct_from_sketch, sketch_optimization_settings, sketch_region
         from sketch2shape.render.shading import from_uint8
 
         models = self.load()
-        resolution = self.settings.render_resolution
+        resolution = self.settings.method.refine.resolution
         steps = max(1, steps)
         settings = sketch_optimization_settings(steps, self.settings.silhouette_weight)  # optimize_sketch's
         optim, loss, tracing = settings.optim, settings.loss, settings.tracing
@@ -436,5 +434,5 @@ class Reconstructor:
             latent = optimize_latent(reporting, init, optim).latent
         progress("meshing", steps, {})
         with torch.no_grad():
-            mesh = mesh_latent(models.deepsdf, latent, MeshSettings(resolution=self.settings.resolution))
+            mesh = mesh_latent(models.deepsdf, latent, self.settings.method.mesh)
         return mesh, latent.detach().cpu()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sketch2shape.optimize.sketch_to_shape import SketchToShapeSettings
 from sketch2shape.utils.hydra import CONFIG_DIR
 
 CONFIG_PATH = CONFIG_DIR / "app.yaml"
@@ -40,12 +41,14 @@ class AppSettings:
     data_dir: str = "data"
     device: str = "auto"
     threads: int = DEFAULT_THREADS  # torch CPU threads of the worker (0: torch's default, one per core)
-    steps: int = 30  # refinement steps after the first shape (0: the encoder's shape only); demo: optimization steps
-    silhouette_weight: float | None = None  # None: 1.0 for the refinement, 3.0 in demo mode
-    min_iou: float = 0.5
+    # The method's settings; None: the method's own default (SketchToShapeSettings, defined once in
+    # sketch2shape/optimize/sketch_to_shape.py; demo mode: optimize_sketch's loss weights).
+    steps: int | None = None  # refinement steps after the first shape (0: the encoder's shape only); demo: optimization steps
+    silhouette_weight: float | None = None
+    min_iou: float | None = None
     init: str = "mean"  # demo mode only
-    render_resolution: int = 64
-    resolution: int = 128
+    render_resolution: int | None = None  # differentiable rendering size during the refinement / optimization
+    resolution: int | None = None  # marching cubes grid of the result mesh
     default_view: int | None = None  # None: estimate the view; an index: preselect that view in the picker
     max_upload_mb: float = 5.0
     max_image_side: int = 4096
@@ -57,9 +60,9 @@ class AppSettings:
         if self.init not in INIT_MODES:
             raise ValueError(f"app init={self.init!r}; accepted: {', '.join(INIT_MODES)}")
         for key in ("render_resolution", "resolution", "max_image_side", "keep_jobs"):
-            if int(getattr(self, key)) < 1:
+            if getattr(self, key) is not None and int(getattr(self, key)) < 1:
                 raise ValueError(f"app {key}={getattr(self, key)} must be a positive integer")
-        if int(self.steps) < 0 or int(self.threads) < 0:
+        if (self.steps is not None and int(self.steps) < 0) or int(self.threads) < 0:
             raise ValueError(f"app steps={self.steps} and threads={self.threads} must be >= 0")
         if not 0 < int(self.port) < 65536:
             raise ValueError(f"app port={self.port} must be in 1..65535")
@@ -69,6 +72,21 @@ class AppSettings:
             raise ValueError("app max_upload_mb and abandon_after_s must be > 0, max_queue >= 0")
         if self.default_view is not None and int(self.default_view) < 0:
             raise ValueError(f"app default_view={self.default_view} must be a view index >= 0, or null to estimate the view")
+
+    @property
+    def method(self) -> SketchToShapeSettings:
+        """The method's settings: the ones set here over the method's defaults."""
+        refine: dict[str, Any] = {}
+        if self.steps is not None:
+            refine["steps"] = int(self.steps)
+        if self.render_resolution is not None:
+            refine["resolution"] = int(self.render_resolution)
+        if self.silhouette_weight is not None:
+            refine["loss"] = {"silhouette_weight": float(self.silhouette_weight)}
+        node: dict[str, Any] = {"refine": refine, "min_iou": self.min_iou}
+        if self.resolution is not None:
+            node["mesh"] = {"resolution": int(self.resolution)}
+        return SketchToShapeSettings.from_config(node, "app")
 
     @property
     def demo_mode(self) -> bool:

@@ -38,7 +38,7 @@ from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import from_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings
-from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
+from sketch2shape.utils.config import check_keys, dataclass_kwargs, field_names, plain
 
 FRAME_FILL = 0.85  # share of a framed image the content's bounding square fills
 DEFAULT_MESH_RESOLUTION = 128  # marching cubes grid of every answer
@@ -215,6 +215,40 @@ def estimate_view(raycaster: MeshRaycaster | None, outline: np.ndarray, search: 
 # ------------------------------------------------------------------------------------------ method
 
 
+@dataclass(frozen=True)
+class SketchToShapeSettings:
+    """Every setting of :class:`SketchToShape` (no models): refinement, meshing, view search,
+    sphere tracing and the poor-match threshold, each with its one default."""
+
+    refine: RefineSettings = RefineSettings()
+    mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION)
+    view_search: ViewSearch = ViewSearch()
+    tracing: TracingSettings = TracingSettings()
+    min_iou: float = DEFAULT_MIN_IOU
+
+    @classmethod
+    def from_config(cls, node=None, where: str = "method") -> "SketchToShapeSettings":
+        """From ``{refine: {steps, resolution, loss: {silhouette_weight, ...}, lr, ...}, mesh:
+        {resolution, ...}, view_search: {azimuths_deg, ...}, tracing: {...}, min_iou}``; a
+        missing or ``null`` entry keeps the default. An unknown key raises
+        :class:`~sketch2shape.utils.config.ConfigError` naming it and the accepted keys."""
+        node = dict(plain(node) or {})
+        check_keys(node, field_names(cls), where)
+        values: dict = {}
+        if node.get("refine") is not None:
+            values["refine"] = RefineSettings.from_config(node["refine"], f"{where}.refine")
+        if node.get("mesh") is not None:
+            values["mesh"] = MeshSettings.from_config({"resolution": DEFAULT_MESH_RESOLUTION, **node["mesh"]}, f"{where}.mesh")
+        if node.get("view_search") is not None:
+            search = dataclass_kwargs(ViewSearch, node["view_search"], f"{where}.view_search")
+            values["view_search"] = ViewSearch(**{k: tuple(v) if isinstance(v, list) else v for k, v in search.items()})
+        if node.get("tracing") is not None:
+            values["tracing"] = TracingSettings(**dataclass_kwargs(TracingSettings, node["tracing"], f"{where}.tracing"))
+        if node.get("min_iou") is not None:
+            values["min_iou"] = float(node["min_iou"])
+        return cls(**values)
+
+
 class SketchToShape:
     """Sketch -> shape with a DeepSDF model and a sketch encoder (module docstring).
 
@@ -240,34 +274,13 @@ class SketchToShape:
         self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing
         self.min_iou = float(min_iou)
 
-    #: The keys of :meth:`from_config`'s node.
-    CONFIG_KEYS = ("refine", "mesh", "view_search", "tracing", "min_iou")
-
     @classmethod
     def from_config(cls, deepsdf, encoder, node=None, siamese=None) -> "SketchToShape":
-        """The method from a config mapping; every setting left out keeps its default (the
-        dataclasses above, :class:`MeshSettings` at 128^3, ``min_iou`` 0.5): the one place where
-        ``sketch2shape reconstruct``, the app and the benchmarks get their settings.
-
-        ``node``: ``{refine: {steps, resolution, loss: {silhouette_weight, ...}, lr, ...},
-        mesh: {resolution, ...}, view_search: {azimuths_deg, ...}, tracing: {...}, min_iou}``.
-        A misspelled key raises :class:`~sketch2shape.utils.config.ConfigError` naming it.
-        """
-        node = dict(plain(node) or {})
-        check_keys(node, cls.CONFIG_KEYS, "method")
-        kwargs: dict = {}
-        if node.get("refine") is not None:
-            kwargs["refine"] = RefineSettings.from_config(node["refine"], "method.refine")
-        if node.get("mesh") is not None:
-            kwargs["mesh"] = MeshSettings.from_config({"resolution": DEFAULT_MESH_RESOLUTION, **node["mesh"]}, "method.mesh")
-        if node.get("view_search") is not None:
-            values = dataclass_kwargs(ViewSearch, node["view_search"], "method.view_search")
-            kwargs["view_search"] = ViewSearch(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-        if node.get("tracing") is not None:
-            kwargs["tracing"] = TracingSettings(**dataclass_kwargs(TracingSettings, node["tracing"], "method.tracing"))
-        if node.get("min_iou") is not None:
-            kwargs["min_iou"] = float(node["min_iou"])
-        return cls(deepsdf, encoder, siamese=siamese, **kwargs)
+        """The method with :meth:`SketchToShapeSettings.from_config` settings: the one place where
+        ``sketch2shape reconstruct``, the app and the benchmarks get theirs (a setting left out
+        keeps its default). A misspelled key raises :class:`~sketch2shape.utils.config.ConfigError`."""
+        settings = SketchToShapeSettings.from_config(node)
+        return cls(deepsdf, encoder, siamese=siamese, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
 
     @property
     def device(self) -> torch.device:
@@ -385,5 +398,5 @@ def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.d
     return SketchToShape(deepsdf, encoder, **kwargs)
 
 
-__all__: Sequence[str] = ["ViewSearch", "RefineSettings", "ShapeAnswer", "SketchToShapeResult", "RefinementStopped", "SketchToShape",
+__all__: Sequence[str] = ["ViewSearch", "RefineSettings", "SketchToShapeSettings", "ShapeAnswer", "SketchToShapeResult", "RefinementStopped", "SketchToShape",
                           "sketch_to_shape_from_files", "estimate_view", "filled_outline", "iou"]

@@ -352,7 +352,7 @@ def test_a_real_job_with_tiny_models(tiny_models):
         first = next(i for i, e in enumerate(events) if e["mesh"] is not None)
         assert events[first]["mesh"]["shape"] == "first" and events[first]["status"] != "done"
         assert "refined" in job["shapes"] and events[first]["version"] < next(e["version"] for e in events if "refined" in e["shapes"])
-        assert job["faces"] > 0 and len(job["losses"]) == settings.steps
+        assert job["faces"] > 0 and len(job["losses"]) == settings.method.refine.steps
         result = job["result"]
         assert result["view_estimated"] is True and result["describe"].startswith("view azimuth ") and "(estimated)" in result["describe"]
         assert result["chosen"] in ("first", "refined") and f"kept the {result['chosen']} shape" in result["describe"]
@@ -384,7 +384,7 @@ def test_a_real_job_with_the_demo_models(tiny_demo_models):
         job = client.post("/api/reconstruct", json={"image": image, "view": 0}).json()
         job = wait(client, job["id"], timeout=120)
         assert job["status"] == "done", job["error"]
-        assert job["faces"] > 0 and len(job["losses"]) == settings.steps and job["mesh"]["shape"] == "optimized"
+        assert job["faces"] > 0 and len(job["losses"]) == settings.method.refine.steps and job["mesh"]["shape"] == "optimized"
         assert client.get("/api/health").json()["mode"] == "demo"
         # Refine: the earlier sketch plus one from the other view, starting from the result.
         refined = client.post("/api/reconstruct", json={"image": image, "view": 1, "refine": job["id"]}).json()
