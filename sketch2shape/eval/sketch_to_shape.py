@@ -92,7 +92,6 @@ class MethodFactory:
     """Builds the configured methods, loading each checkpoint and index once."""
 
     def __init__(self, cfg, run: ReconstructionRun) -> None:
-
         self.cfg, self.run = cfg, run
         self.cameras = dataset_cameras(run.layout)
         self._siamese = None
@@ -241,7 +240,6 @@ def eval_sketch_to_shape(cfg) -> str:
     done = set(zip(results.method, results.obj_id))
     meshes: dict[tuple[str, str], object] = {}
     if cfg.resume_from:
-
         for method, obj_id in done:
             path = Path(str(cfg.resume_from)) / "meshes" / method / f"{obj_id}.obj"
             if path.is_file():

@@ -44,7 +44,6 @@ class EpochHistory(L.Callback):
         return pd.DataFrame(self.rows)
 
     def write(self) -> None:
-
         if self.rows:
             with atomic_path(self.path) as tmp:
                 self.table().to_csv(tmp, index=False)
@@ -135,5 +134,4 @@ class DeepSDFReport(L.Callback):
 
 
 def _load(path):
-
     return load_mesh(path)

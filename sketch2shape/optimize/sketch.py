@@ -232,7 +232,6 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
     index = RetrievalIndex(siamese, layout, model.train_obj_ids, views, device) if init == "retrieval" else None
     encoder = None
     if init == "encoder":
-
         path = cfg.get("encoder_ckpt_path")
         if not path or not Path(str(path)).is_file():
             raise FileNotFoundError(f"encoder_ckpt_path={path} is not a file: train one with scripts/train_sketch_encoder.py, or use init=retrieval")
@@ -245,7 +244,6 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
 
 
 def optimize_sketch(cfg) -> str:
-
     if cfg.init not in INIT_MODES:
         raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
     tracing = tracing_settings(cfg.render)

@@ -35,7 +35,6 @@ def interpolate(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Ten
 
 
 def traverse_latent(cfg) -> str:
-
     settings = MeshSettings.from_config(cfg.mesh)  # a wrong key stops the task before any work
     check_keys(plain(cfg.model), ("prior_idx_start", "prior_idx_end"), "model")
     out_dir = Path(cfg.paths.output_dir)
