@@ -58,3 +58,12 @@ def write_obj(path: Path, mesh: trimesh.Trimesh) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     mesh.export(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> dict[str, Path]:
+    """Tiny data and models trained by the project's scripts (:mod:`tests.tiny_models`), shared by
+    every test of the session that needs trained checkpoints (built once, about a minute)."""
+    from tests.tiny_models import build_tiny_run
+
+    return build_tiny_run(tmp_path_factory.mktemp("tiny_models"))

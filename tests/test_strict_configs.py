@@ -201,7 +201,7 @@ def test_the_shipped_configs_pass_the_checks(tmp_path, task, overrides):
     from sketch2shape.optimize.latent import SDF_OPTIM_KEYS
     from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, tracing_settings
     from sketch2shape.optimize.reconstruct import MeshSettings, run_settings
-    from sketch2shape.optimize.sketch import SKETCH_LOSS_KEYS
+    from sketch2shape.optimize.sketch import SketchLoss
     from sketch2shape.utils.hydra import compose
 
     cfg = compose(task, [f"paths.root_dir={tmp_path}", "paths.output_dir=" + str(tmp_path / "out"), *overrides])
@@ -212,8 +212,10 @@ def test_the_shipped_configs_pass_the_checks(tmp_path, task, overrides):
     assert (optim is None) == (task == "eval_sketch_to_shape")
     if "render" in cfg:
         tracing_settings(cfg.render)
-    if task in ("optimize_normals", "optimize_sketch"):
-        check_keys(plain(cfg.loss), NORMAL_LOSS_KEYS if task == "optimize_normals" else SKETCH_LOSS_KEYS, "loss")
+    if task == "optimize_normals":
+        check_keys(plain(cfg.loss), NORMAL_LOSS_KEYS, "loss")
+    if task == "optimize_sketch":
+        SketchLoss.from_config(cfg.loss)
     for name in cfg.get("methods") or {}:
         if cfg.methods[name] is not None:
             check_method(cfg, name)

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from omegaconf import OmegaConf
 
 from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.data.preprocess.mesh import load_mesh
-from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.models.siamese_module import load_siamese
-from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, Objective, SDFObjective
-from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, NormalMapObjective, check_views, dataset_cameras, normal_targets_loader, tracing_settings
-from sketch2shape.optimize.reconstruct import MeshSettings, Reconstruction, ReconstructionRun, attempt_shape, reconstruct_shape, write_failures
-from sketch2shape.optimize.sdf import start_latent_fn
-from sketch2shape.optimize.sketch import INIT_MODES, SketchLoss, SketchObjective, check_compatible, load_start_models, sketch_views_loader, start_from_sketches
+from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings
+from sketch2shape.optimize.normals import NORMAL_LOSS_KEYS, dataset_cameras, normals_method, tracing_settings
+from sketch2shape.optimize.reconstruct import LatentMethod, MeshSettings, Reconstruction, ReconstructionRun, attempt_shape, reconstruct_shape, write_failures
+from sketch2shape.optimize.sdf import sdf_method
+from sketch2shape.optimize.sketch import SketchLoss, check_compatible, load_start_models, sketch_method
 from sketch2shape.utils.config import check_keys, field_names
 from sketch2shape.utils.io import atomic_path, save_mesh, write_text
 from sketch2shape.viz import render_mesh, save_labeled_grid, short_id
@@ -46,16 +42,6 @@ METHOD_KEYS = {
     "deepsdf": ("kind", "about", "init", "init_points", "optim"),
 }
 RESULT_COLUMNS = ["method", "split", "obj_id", "chamfer", "fscore", "seconds"]
-
-
-@dataclass
-class Method:
-    """How one method finds a shape's code: a start code and an optional objective."""
-
-    name: str
-    start: Callable[[str], torch.Tensor]
-    objective: Callable[[str], Objective] | None
-    optim: LatentOptimSettings
 
 
 def method_settings(cfg, name: str) -> dict:
@@ -113,59 +99,26 @@ class MethodFactory:
             self._starts[init] = load_start_models(init, self.cfg, self.run.model, self.siamese, self.run.layout, len(self.cameras), self.run.device)
         return self._starts[init]
 
-    def build(self, name: str) -> Method:
+    def build(self, name: str) -> LatentMethod:
         settings = method_settings(self.cfg, name)
         builder = {"start": self._sketch, "sketch": self._sketch, "normals": self._normals, "deepsdf": self._deepsdf}[settings["kind"]]
         return builder(name, settings)
 
-    def _sketch(self, name: str, s: dict) -> Method:
-        model, run = self.run.model, self.run
-        init = s.get("init", "retrieval")
-        if init not in INIT_MODES:
-            raise ValueError(f"methods.{name}.init={init!r}; accepted: {', '.join(INIT_MODES)}")
-        views = check_views(s["sketch_views"], len(self.cameras), f"methods.{name}.sketch_views")
-        render = s["render"]
-        tracing = tracing_settings(render, f"methods.{name}.render")
-        views_of = sketch_views_loader(run.layout, self.siamese, self.cameras, views, int(render["resolution"]), run.device)
-        index, encoder = self.start_models(init)
-        weights = SketchLoss.from_method(s)
+    def _sketch(self, name: str, s: dict) -> LatentMethod:
+        optim = LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim")
+        return sketch_method(name, s.get("init", "retrieval"), s["sketch_views"], s["render"], optim, SketchLoss.from_method(s), run=self.run,
+                             siamese=self.siamese, cameras=self.cameras, start_models=self.start_models, optimize=s["kind"] == "sketch", where=f"methods.{name}")
 
-        def start(obj_id: str) -> torch.Tensor:
-            return start_from_sketches(init, views_of(obj_id), model, index, encoder)
+    def _normals(self, name: str, s: dict) -> LatentMethod:
+        mean = self.run.model.mean_latent()
+        optim = LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim")
+        return normals_method(name, s["views"], s["render"], s["loss"], optim, lambda obj_id: mean.clone(), run=self.run, cameras=self.cameras,
+                              seed=int(self.cfg.seed), where=f"methods.{name}")
 
-        def objective(obj_id: str) -> SketchObjective:
-            return SketchObjective(model.decoder, self.siamese, views_of(obj_id), tracing, weights)
-
-        optimized = s["kind"] == "sketch"
-        return Method(name, start, objective if optimized else None, LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim"))
-
-    def _normals(self, name: str, s: dict) -> Method:
-        model, run = self.run.model, self.run
-        views = check_views(s["views"], len(self.cameras), f"methods.{name}.views")
-        tracing = tracing_settings(s["render"], f"methods.{name}.render")
-        mean = model.mean_latent()
-        targets_of = normal_targets_loader(run.layout, self.cameras, views, int(s["render"]["resolution"]), run.device)
-
-        def objective(obj_id: str) -> NormalMapObjective:
-            loss = s["loss"]
-            return NormalMapObjective(model.decoder, targets_of(obj_id), tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(self.cfg.seed))
-
-        return Method(name, lambda obj_id: mean.clone(), objective, LatentOptimSettings.from_config(s["optim"], f"methods.{name}.optim"))
-
-    def _deepsdf(self, name: str, s: dict) -> Method:
-        model, run = self.run.model, self.run
-        optim = s["optim"]
-
-        def samples_of(obj_id: str) -> torch.Tensor:
-            return load_sdf_samples(run.layout, obj_id).to(run.device)
-
-        # split only matters for init=auto; the comparison's shapes are never given their own code (exclude).
-        start = start_latent_fn(model, False, "val", self.cfg.data.name, s.get("init", "nearest"), samples_of, int(s.get("init_points", 8000)), int(self.cfg.seed))
-
-        def objective(obj_id: str) -> SDFObjective:
-            return SDFObjective(model.decoder, samples_of(obj_id), int(optim["points_per_step"]), float(optim.get("clamp", 0.1)), seed=int(self.cfg.seed))
-
-        return Method(name, start, objective, LatentOptimSettings.from_config(optim, f"methods.{name}.optim", SDF_OPTIM_KEYS))
+    def _deepsdf(self, name: str, s: dict) -> LatentMethod:
+        # the comparison's shapes are never given their own learned code (prior_idx off, split val)
+        return sdf_method(name, s.get("init", "nearest"), int(s.get("init_points", 8000)), s["optim"], run=self.run, seed=int(self.cfg.seed),
+                          where=f"methods.{name}")
 
 
 def read_previous_results(resume_from) -> pd.DataFrame:
@@ -256,7 +209,7 @@ def eval_sketch_to_shape(cfg) -> str:
                     continue
                 start_time = time.perf_counter()
 
-                def build(method: Method = method, obj_id: str = obj_id) -> Reconstruction:
+                def build(method: LatentMethod = method, obj_id: str = obj_id) -> Reconstruction:
                     objective = method.objective(obj_id) if method.objective is not None else None
                     return reconstruct_shape(run.model, run.layout, obj_id, method.start(obj_id), objective, method.optim, mesh_settings, **cfg.metrics)
 

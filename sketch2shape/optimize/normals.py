@@ -7,7 +7,7 @@ target is the ground-truth normal map itself instead of a sketch seen through a 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
+from sketch2shape.optimize.latent import LatentOptimSettings
+from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.render.camera import Camera, cameras_from_json
 from sketch2shape.render.shading import downsample_normals, from_uint8, image_to_normals, normals_to_image, to_uint8
@@ -125,22 +126,44 @@ def tracing_settings(node, where: str = "render") -> TracingSettings:
     return TracingSettings(**dataclass_kwargs(TracingSettings, node, where, extra=("resolution",)))
 
 
+@dataclass
+class NormalsMethod(LatentMethod):
+    """A :class:`~sketch2shape.optimize.reconstruct.LatentMethod` fitting ground-truth normal
+    maps, with what its pictures need: ``targets_of(obj_id)`` and the sphere-tracing settings."""
+
+    targets_of: Callable[[str], list[NormalTarget]] | None = None
+    tracing: TracingSettings = TracingSettings()
+
+
+def normals_method(name: str, views: Sequence[int], render_node, loss_node, optim: LatentOptimSettings, start: Callable[[str], torch.Tensor], *,
+                   run: ReconstructionRun, cameras: Sequence[Camera], seed: int = 0, where: str = "") -> NormalsMethod:
+    """``optimize_normals`` as its task and the comparison's ``normals`` method run it:
+    :class:`NormalMapObjective` (``loss_node``: ``normal_weight``, ``silhouette_weight``,
+    ``views_per_step``) against the preprocessed normal maps of ``views``, from ``start``. Raises
+    :class:`~sketch2shape.utils.config.ConfigError` / ``ValueError`` naming ``where`` for a wrong
+    key or view."""
+    prefix = f"{where}." if where else ""
+    tracing = tracing_settings(render_node, f"{prefix}render")
+    loss = dict(plain(loss_node) or {})
+    check_keys(loss, NORMAL_LOSS_KEYS, f"{prefix}loss")
+    views = check_views(views, len(cameras), f"{prefix}views")
+    targets_of = normal_targets_loader(run.layout, cameras, views, int(render_node["resolution"]), run.device)
+
+    def objective(obj_id: str) -> NormalMapObjective:
+        return NormalMapObjective(run.model.decoder, targets_of(obj_id), tracing, loss["normal_weight"], loss["silhouette_weight"], loss["views_per_step"], seed=int(seed))
+
+    return NormalsMethod(name, start, objective, optim, targets_of, tracing)
+
+
 def optimize_normals(cfg) -> str:
-    tracing = tracing_settings(cfg.render)
+    """The ``optimize_normals`` task: :func:`normals_method` on every selected shape."""
+    tracing_settings(cfg.render)
     check_keys(plain(cfg.loss), NORMAL_LOSS_KEYS, "loss")
     run = ReconstructionRun.from_config(cfg)
-    cameras = dataset_cameras(run.layout)
-    views = check_views(cfg.views, len(cameras))
-    resolution = int(cfg.render.resolution)
-    init_fn = start_latent_fn(run.model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name)
-
-    targets_of = normal_targets_loader(run.layout, cameras, views, resolution, run.device)
-
-    def objective_fn(obj_id: str) -> NormalMapObjective:
-        loss = cfg.loss
-        return NormalMapObjective(run.model.decoder, targets_of(obj_id), tracing, loss.normal_weight, loss.silhouette_weight, loss.views_per_step, seed=cfg.seed)
-
-    table, recons = run.run(init_fn, objective_fn)
+    start = start_latent_fn(run.model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name)
+    method = normals_method("optimize_normals", cfg.views, cfg.render, cfg.loss, LatentOptimSettings.from_config(cfg.optim), start,
+                            run=run, cameras=dataset_cameras(run.layout), seed=cfg.seed)
+    table, recons = run.run(method)
     for recon in recons:
-        save_view_comparisons(run.out_dir, run.model.decoder, recon, init_fn(recon.obj_id), targets_of(recon.obj_id), tracing)
+        save_view_comparisons(run.out_dir, run.model.decoder, recon, method.start(recon.obj_id), method.targets_of(recon.obj_id), method.tracing)
     return run.summary(table)

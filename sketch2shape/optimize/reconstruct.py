@@ -140,6 +140,22 @@ def reconstruct_shape(
     return Reconstruction(obj_id, latent.detach().cpu(), mesh, metrics, history)
 
 
+@dataclass
+class LatentMethod:
+    """One way of finding a shape's latent code, built once and run the same way by its task
+    (``optimize_sketch``, ``optimize_normals``, ``optimize_deepsdf``) and by the comparison
+    (``eval_sketch_to_shape``): ``start(obj_id)`` is the start code ``(D,)``; ``objective(obj_id)``
+    the loss that ``optim`` minimizes from it (:func:`~sketch2shape.optimize.latent.optimize_latent`),
+    or ``None`` when the start code is the answer. Builders: ``sketch_method``
+    (:mod:`~sketch2shape.optimize.sketch`), ``normals_method`` (:mod:`~sketch2shape.optimize.normals`),
+    ``sdf_method`` (:mod:`~sketch2shape.optimize.sdf`)."""
+
+    name: str
+    start: Callable[[str], torch.Tensor]
+    objective: Callable[[str], Objective] | None
+    optim: LatentOptimSettings
+
+
 # What one bad shape may raise in a long run (missing or broken files, a bad setting for this shape,
 # a numerical failure); the run records it and carries on with the other shapes.
 SHAPE_ERRORS = (FileNotFoundError, ValueError, KeyError, RuntimeError)
@@ -290,15 +306,13 @@ class ReconstructionRun:
         split, obj_ids = select_shapes(read_metainfo(layout.metainfo), cfg.get("split"), cfg.get("obj_ids"), layout.metainfo)
         return cls(cfg, device, out_dir, layout, split, obj_ids, load_deepsdf(cfg.ckpt_path, device), tuple(optim_extra))
 
-    def run(self, init_fn: Callable[[str], torch.Tensor], objective_fn: Callable[[str], Objective] | None) -> tuple[pd.DataFrame, list[Reconstruction]]:
-        """Reconstruct every shape with the config's optim/mesh/metrics settings; write pictures."""
+    def run(self, method: LatentMethod) -> tuple[pd.DataFrame, list[Reconstruction]]:
+        """Reconstruct every shape with ``method`` and the config's mesh/metrics settings; write pictures."""
         cfg = self.cfg
-        optim, mesh, metrics = run_settings(cfg, self.optim_extra)
-        if optim is None:
-            raise ValueError("the config has no optim: node (the settings of the latent optimization)")
+        _, mesh, metrics = run_settings(cfg, self.optim_extra)
         table, recons = run_reconstructions(
-            self.model, self.layout, self.split, self.obj_ids, init_fn, objective_fn,
-            optim, mesh, self.out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **metrics,
+            self.model, self.layout, self.split, self.obj_ids, method.start, method.objective,
+            method.optim, mesh, self.out_dir, save_meshes=as_bool(cfg.save_mesh, "save_mesh"), **metrics,
         )
         save_reconstruction_pictures(self.out_dir, self.layout, recons)
         return table, recons

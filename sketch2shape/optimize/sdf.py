@@ -6,8 +6,8 @@ import torch
 
 from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.models.deepsdf_module import DeepSDF, clamped_l1
-from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, SDFObjective
-from sketch2shape.optimize.reconstruct import ReconstructionRun, as_bool
+from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, SDFObjective
+from sketch2shape.optimize.reconstruct import LatentMethod, ReconstructionRun, as_bool
 
 # auto: the mean code on the train split (the README's mode 2 measures optimization from the mean
 # code), the nearest training code on val/test shapes.
@@ -64,18 +64,33 @@ def start_latent_fn(model, prior_idx: bool, split: str, data_name: str, init: st
     return lambda obj_id: mean.clone()
 
 
-def optimize_deepsdf(cfg) -> str:
-    run = ReconstructionRun.from_config(cfg, optim_extra=SDF_OPTIM_KEYS)
-    model, optim = run.model, cfg.optim
+def sdf_method(name: str, init: str, init_points: int, optim_node, *, run: ReconstructionRun, prior_idx: bool = False, split: str = "val",
+               seed: int = 0, optimize: bool = True, where: str = "") -> LatentMethod:
+    """DeepSDF's inference as ``optimize_deepsdf`` and the comparison's ``deepsdf`` method run it:
+    :class:`SDFObjective` on the shape's SDF samples (``optim_node``: the
+    :class:`LatentOptimSettings` plus ``points_per_step`` and ``clamp``) from the start code of
+    :func:`start_latent_fn` (``init``: auto | mean | nearest; ``prior_idx``: the shape's own learned
+    code). Raises :class:`~sketch2shape.utils.config.ConfigError` / ``ValueError`` naming ``where``."""
+    prefix = f"{where}." if where else ""
+    optim = LatentOptimSettings.from_config(optim_node, f"{prefix}optim", SDF_OPTIM_KEYS)
+    model = run.model
 
     def samples_of(obj_id: str) -> torch.Tensor:
         return load_sdf_samples(run.layout, obj_id).to(run.device)
 
+    start = start_latent_fn(model, prior_idx, split, run.cfg.data.name, init, samples_of, int(init_points), int(seed))
+
+    def objective(obj_id: str) -> SDFObjective:
+        return SDFObjective(model.decoder, samples_of(obj_id), int(optim_node["points_per_step"]), float(optim_node.get("clamp", 0.1)), seed=int(seed))
+
+    return LatentMethod(name, start, objective if optimize else None, optim)
+
+
+def optimize_deepsdf(cfg) -> str:
+    """The ``optimize_deepsdf`` task (the README's five modes): :func:`sdf_method` on every selected shape."""
+    run = ReconstructionRun.from_config(cfg, optim_extra=SDF_OPTIM_KEYS)
     init = str(cfg.get("init", "auto"))
-    init_fn = start_latent_fn(model, as_bool(cfg.prior_idx, "prior_idx"), run.split, cfg.data.name, init, samples_of, int(cfg.get("init_points", 8000)), int(cfg.seed))
-
-    def objective_fn(obj_id: str) -> SDFObjective:
-        return SDFObjective(model.decoder, samples_of(obj_id), optim.points_per_step, optim.clamp, seed=cfg.seed)
-
-    table, _ = run.run(init_fn, objective_fn if as_bool(cfg.train, "train") else None)
+    method = sdf_method("optimize_deepsdf", init, int(cfg.get("init_points", 8000)), cfg.optim, run=run, prior_idx=as_bool(cfg.prior_idx, "prior_idx"),
+                        split=run.split, seed=int(cfg.seed), optimize=as_bool(cfg.train, "train"))
+    table, _ = run.run(method)
     return run.summary(table, f" (init={init})")

@@ -10,7 +10,7 @@ shrinks, with the latent prior keeping the shape plausible, and optionally a sil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from sketch2shape.models.siamese_module import load_siamese
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import check_views, dataset_cameras, load_normal_target, tracing_settings
-from sketch2shape.optimize.reconstruct import Reconstruction, ReconstructionRun, as_bool
+from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render
@@ -243,33 +243,65 @@ def load_start_models(init: str, cfg, model, siamese, layout: DatasetLayout, vie
     return index, encoder
 
 
+@dataclass
+class SketchMethod(LatentMethod):
+    """A :class:`~sketch2shape.optimize.reconstruct.LatentMethod` from a shape's synthetic
+    sketches, with what its pictures need: ``views_of(obj_id)`` (the embedded sketches), the
+    sphere-tracing settings and the rendering size in pixels."""
+
+    views_of: Callable[[str], list[SketchView]] | None = None
+    tracing: TracingSettings = TracingSettings()
+    resolution: int = 64
+
+
+def sketch_method(
+    name: str, init: str, sketch_views: Sequence[int], render_node, optim: LatentOptimSettings, loss: SketchLoss, *,
+    run: ReconstructionRun, siamese, cameras: Sequence[Camera], start_models: Callable[[str], tuple], optimize: bool = True, where: str = "",
+) -> SketchMethod:
+    """Sketch optimization as ``optimize_sketch`` and the comparison's ``start``/``sketch`` methods
+    run it: the start code from ``init`` (mean | retrieval | encoder, :func:`start_from_sketches`),
+    then (``optimize``) :class:`SketchObjective` with ``loss`` against the sketches of
+    ``sketch_views`` rendered at ``render_node.resolution``. ``start_models(init)`` gives the
+    (retrieval index, encoder) pair (:func:`load_start_models`). Raises ``ValueError`` naming
+    ``where`` for an unknown ``init`` or view."""
+    prefix = f"{where}." if where else ""
+    if init not in INIT_MODES:
+        raise ValueError(f"{prefix}init={init!r}; accepted: {', '.join(INIT_MODES)}")
+    tracing = tracing_settings(render_node, f"{prefix}render")
+    resolution = int(render_node["resolution"])
+    views = check_views(sketch_views, len(cameras), f"{prefix}sketch_views")
+    views_of = sketch_views_loader(run.layout, siamese, cameras, views, resolution, run.device)
+    index, encoder = start_models(init)
+    model = run.model
+
+    def start(obj_id: str) -> torch.Tensor:
+        return start_from_sketches(init, views_of(obj_id), model, index, encoder)
+
+    def objective(obj_id: str) -> SketchObjective:
+        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, loss)
+
+    return SketchMethod(name, start, objective if optimize else None, optim, views_of, tracing, resolution)
+
+
 def optimize_sketch(cfg) -> str:
-    if cfg.init not in INIT_MODES:
-        raise ValueError(f"init={cfg.init!r}; accepted: {', '.join(INIT_MODES)}")
-    tracing = tracing_settings(cfg.render)
+    """The ``optimize_sketch`` task: :func:`sketch_method` on every selected shape."""
     weights = SketchLoss.from_config(cfg.loss)
     if not cfg.siamese_ckpt_path or not Path(str(cfg.siamese_ckpt_path)).is_file():
         raise FileNotFoundError(f"siamese_ckpt_path={cfg.siamese_ckpt_path} is not a file: train one with scripts/train_siamese.py")
     run = ReconstructionRun.from_config(cfg)
-    model, device, layout = run.model, run.device, run.layout
-    check_compatible(model, str(cfg.siamese_ckpt_path), cfg.data.name)
-    siamese = load_siamese(cfg.siamese_ckpt_path, device)
-    cameras = dataset_cameras(layout)
-    sketch_views = check_views(cfg.sketch_views, len(cameras), "sketch_views")
+    check_compatible(run.model, str(cfg.siamese_ckpt_path), cfg.data.name)
+    siamese = load_siamese(cfg.siamese_ckpt_path, run.device)
+    cameras = dataset_cameras(run.layout)
     unseen_view = check_views([cfg.unseen_view], len(cameras), "unseen_view")[0]
-    resolution = int(cfg.render.resolution)
-    views_of = sketch_views_loader(layout, siamese, cameras, sketch_views, resolution, device)
-    index, encoder = load_start_models(cfg.init, cfg, model, siamese, layout, len(cameras), device)
-
-    def init_fn(obj_id: str) -> torch.Tensor:
-        return start_from_sketches(cfg.init, views_of(obj_id), model, index, encoder)
-
-    def objective_fn(obj_id: str) -> SketchObjective:
-        return SketchObjective(model.decoder, siamese, views_of(obj_id), tracing, weights)
-
-    table, recons = run.run(init_fn, objective_fn if as_bool(cfg.train, "train") else None)
+    method = sketch_method(
+        "optimize_sketch", cfg.init, cfg.sketch_views, cfg.render, LatentOptimSettings.from_config(cfg.optim), weights, run=run, siamese=siamese,
+        cameras=cameras, start_models=lambda init: load_start_models(init, cfg, run.model, siamese, run.layout, len(cameras), run.device),
+        optimize=as_bool(cfg.train, "train"),
+    )
+    table, recons = run.run(method)
     for recon in recons:
-        save_sketch_comparison(run.out_dir, model.decoder, recon, init_fn(recon.obj_id), views_of(recon.obj_id), layout, cameras, unseen_view, resolution, tracing)
+        save_sketch_comparison(run.out_dir, run.model.decoder, recon, method.start(recon.obj_id), method.views_of(recon.obj_id), run.layout, cameras,
+                               unseen_view, method.resolution, method.tracing)
     return run.summary(table, f" (init={cfg.init})")
 
 
