@@ -12,8 +12,9 @@ Sets (chamfer x1000 against each shape's surface samples, 30000 points, meshes a
 
 Methods: ``mean`` (the mean training code), ``retrieval`` (the training chair whose sketch is
 nearest in the encoder's feature space, over 12 random views per training chair), ``encoder``
-(one forward pass), ``encoder+refine`` (:class:`SketchToShape`, the view estimated, refinement
-kept only if its silhouette matches better) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
+(one forward pass), ``encoder+refine`` (:class:`SketchToShape` with ``--steps`` refinement steps,
+30 by default though the method's default is 0, the view estimated, the refined shape kept by
+``RefineSettings.rejection``; ``benchmarks/refine_keep_rule.py`` compares first and refined paired) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
 fitted to the shape's own SDF samples: the upper bound of the shape space).
 
 python benchmarks/sketch_to_shape.py --data-dir data                      # the release models
