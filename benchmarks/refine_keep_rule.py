@@ -121,19 +121,25 @@ def run(args) -> None:
     from sketch2shape.models.checkpoints import PRETRAINED
     from sketch2shape.optimize.reconstruct import MeshSettings
     from sketch2shape.optimize.sketch import SketchLoss
+    from sketch_to_shape import interleaved
+
     from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
 
     torch.set_num_threads(1)
     default = RefineSettings()
-    refine = RefineSettings(steps=args.steps if args.steps is not None else default.steps, lr=args.lr if args.lr is not None else default.lr,
+    refine = RefineSettings(steps=args.steps, lr=args.lr if args.lr is not None else default.lr,
                             loss=SketchLoss(silhouette_weight=default.loss.silhouette_weight, distance_weight=0.0,
                                             anchor_weight=args.anchor_weight if args.anchor_weight is not None else default.loss.anchor_weight))
     method = sketch_to_shape_from_files(PRETRAINED["deepsdf"], PRETRAINED["sketch_encoder"], "cpu", refine=refine, mesh=MeshSettings(resolution=args.mesh))
     STATE["method"] = method
-    items = build_items(args)[:: args.stride]
+    items = interleaved(build_items(args)[:: args.stride])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, latents = [], {}
+    if args.resume and (out / f"{args.tag}.csv").is_file():  # rows of an earlier, stopped run (their codes are not kept)
+        rows = pd.read_csv(out / f"{args.tag}.csv").to_dict("records")
+        done = {(r["set"], r["obj_id"], r["view"]) for r in rows}
+        items = [i for i in items if (i["set"], i["obj_id"], i["view"]) not in done]
     began = time.perf_counter()
     pool = multiprocessing.get_context("fork").Pool(args.workers, initializer=init_worker)
     for k, (row, first, refined) in enumerate(pool.imap(score_item, items)):
@@ -168,7 +174,7 @@ def candidate_rules() -> dict:
     rules = {"never (first only)": lambda t: pd.Series(False, index=t.index), "always refined": lambda t: pd.Series(True, index=t.index)}
     for m in (0.0, 0.02, 0.05, 0.1):
         rules[f"IoU gain > {m}"] = lambda t, m=m: rule_iou(t, m)
-        rules[f"IoU gain > {m}, components <= first, share not lower"] = lambda t, m=m: rule_pieces(t, m)
+        rules[f"IoU gain > {m}, components <= first, main share not lower (1% slack)"] = lambda t, m=m: rule_pieces(t, m)
         rules[f"IoU gain > {m}, components <= first"] = lambda t, m=m: rule_pieces(t, m, 1.0)
         rules[f"IoU gain > {m}, single component"] = lambda t, m=m: rule_iou(t, m) & (t["refined_components"] == 1)
     return rules
@@ -183,11 +189,37 @@ def paired(t: pd.DataFrame, keep: pd.Series) -> dict:
             "kept worse": int((diff > 1e-9).sum()), "kept better": int((diff < -1e-9).sum()), "refined kept": int(keep.sum())}
 
 
+#: The rules of the markdown table: none, the old one, the chosen one (RefineSettings' defaults).
+REPORTED = ("never (first only)", "IoU gain > 0.0", "IoU gain > 0.05, components <= first, main share not lower (1% slack)")
+
+
+def markdown(t: pd.DataFrame) -> str:
+    """Paired chamfer x1000 (mean / median) of first, refined and kept, by set, for :data:`REPORTED`."""
+    lines = ["| rule | set | n | first | refined | kept | kept - first (mean) | refined kept | kept worse / better |", "|---|---|---|---|---|---|---|---|---|"]
+    rules_ = candidate_rules()
+    for name in REPORTED:
+        keep = rules_[name](t)
+        for s, group in [("all", t), *t.groupby("set")]:
+            r = paired(group, keep[group.index])
+            lines.append(f"| {name} | {s} | {r['n']} | {r['first mean']:.2f} / {r['first median']:.2f} | {r['refined mean']:.2f} / {r['refined median']:.2f} | "
+                         f"{r['kept mean']:.2f} / {r['kept median']:.2f} | {r['kept-first mean']:+.2f} | {r['refined kept']} | {r['kept worse']} / {r['kept better']} |")
+    return "\n".join(lines)
+
+
+def pieces_line(t: pd.DataFrame) -> str:
+    return (f"{len(t)} sketches; pieces (components > 1% of faces) first/refined: mean {t['first_components'].mean():.2f}/{t['refined_components'].mean():.2f}, "
+            f"shapes in more than one piece {int((t['first_components'] > 1).sum())}/{int((t['refined_components'] > 1).sum())}, "
+            f"refined in more pieces than first: {int((t['refined_components'] > t['first_components']).sum())}, in fewer: "
+            f"{int((t['refined_components'] < t['first_components']).sum())}; IoU first/refined mean {t['first_iou'].mean():.2f}/{t['refined_iou'].mean():.2f}; "
+            f"Spearman(IoU gain, chamfer refined/first) {(t['refined_iou'] - t['first_iou']).corr(t['refined_chamfer_x1000'] / t['first_chamfer_x1000'], method='spearman'):.2f}")
+
+
 def rules(args) -> None:
     t = pd.concat([pd.read_csv(p) for p in args.tables], ignore_index=True)
-    print(f"{len(t)} sketches; components first/refined mean {t['first_components'].mean():.2f}/{t['refined_components'].mean():.2f}, "
-          f"more than 1: {int((t['first_components'] > 1).sum())}/{int((t['refined_components'] > 1).sum())}; "
-          f"refined has more than first: {int((t['refined_components'] > t['first_components']).sum())}")
+    print(pieces_line(t))
+    if args.markdown:
+        print(markdown(t))
+        return
     table = []
     for name, rule in candidate_rules().items():
         keep = rule(t)
@@ -208,15 +240,17 @@ def main() -> None:
     r.add_argument("--real-chairs", default=str(REPO.parent / "shared" / "data" / "shapenet_sample" / "03001627"))
     r.add_argument("--subset", choices=sorted(SUBSETS), default="dev")
     r.add_argument("--mesh", type=int, default=128)
-    r.add_argument("--steps", type=int, default=None, help="default: RefineSettings' default")
+    r.add_argument("--steps", type=int, default=30, help="refinement steps (30: the former default of RefineSettings, now 0)")
     r.add_argument("--lr", type=float, default=None)
     r.add_argument("--anchor-weight", type=float, default=None)
     r.add_argument("--stride", type=int, default=1, help="score every N-th sketch of the subset only")
     r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--resume", action="store_true", help="keep the rows of <tag>.csv and score only the sketches it lacks")
     r.add_argument("--tag", default="dev")
     r.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "refine_keep_rule"))
     k = sub.add_parser("rules")
     k.add_argument("tables", nargs="+")
+    k.add_argument("--markdown", action="store_true", help="only the reported rules, as a markdown table")
     args = parser.parse_args()
     run(args) if args.command == "run" else rules(args)
 

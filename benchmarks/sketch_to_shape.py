@@ -94,6 +94,15 @@ def build_items(args) -> list[dict]:
     return items
 
 
+def interleaved(items: list[dict]) -> list[dict]:
+    """The items with their sets interleaved (first of each set, second of each set, ...), so that
+    a run stopped early covers every set."""
+    by_set: dict[str, list[dict]] = {}
+    for item in items:
+        by_set.setdefault(item["set"], []).append(item)
+    return [group[i] for i in range(max((len(g) for g in by_set.values()), default=0)) for group in by_set.values() if i < len(group)]
+
+
 def retrieval_index(encoder, pairs_dir: Path, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Encoder features ``(N, F)`` (L2-normalized) of the training chairs' pair sketches and their code rows ``(N,)``."""
     from sketch2shape.data.sketch_pairs import SketchPairs
@@ -204,10 +213,7 @@ def main() -> None:
 
     # Sets interleaved, so that a run stopped early (Ctrl-C: the summary covers what finished) has
     # every set; rows are appended to results.csv as they come.
-    by_set: dict[str, list[dict]] = {}
-    for item in items:
-        by_set.setdefault(item["set"], []).append(item)
-    order = [group[i] for i in range(max(len(g) for g in by_set.values())) for group in by_set.values() if i < len(group)]
+    order = interleaved(items)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = 0
