@@ -12,8 +12,9 @@ Sets (chamfer x1000 against each shape's surface samples, 30000 points, meshes a
 
 Methods: ``mean`` (the mean training code), ``retrieval`` (the training chair whose sketch is
 nearest in the encoder's feature space, over 12 random views per training chair), ``encoder``
-(one forward pass), ``encoder+refine`` (:class:`SketchToShape`, the view estimated, refinement
-kept only if its silhouette matches better) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
+(one forward pass), ``encoder+refine`` (:class:`SketchToShape` with ``--steps`` refinement steps,
+30 by default though the method's default is 0, the view estimated, the refined shape kept by
+``RefineSettings.rejection``; ``benchmarks/refine_keep_rule.py`` compares first and refined paired) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
 fitted to the shape's own SDF samples: the upper bound of the shape space).
 
 python benchmarks/sketch_to_shape.py --data-dir data                      # the release models
@@ -91,6 +92,15 @@ def build_items(args) -> list[dict]:
     else:
         print(f"[benchmark] {real} not found: the real-chair set is skipped", file=sys.stderr)
     return items
+
+
+def interleaved(items: list[dict]) -> list[dict]:
+    """The items with their sets interleaved (first of each set, second of each set, ...), so that
+    a run stopped early covers every set."""
+    by_set: dict[str, list[dict]] = {}
+    for item in items:
+        by_set.setdefault(item["set"], []).append(item)
+    return [group[i] for i in range(max((len(g) for g in by_set.values()), default=0)) for group in by_set.values() if i < len(group)]
 
 
 def retrieval_index(encoder, pairs_dir: Path, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,10 +213,7 @@ def main() -> None:
 
     # Sets interleaved, so that a run stopped early (Ctrl-C: the summary covers what finished) has
     # every set; rows are appended to results.csv as they come.
-    by_set: dict[str, list[dict]] = {}
-    for item in items:
-        by_set.setdefault(item["set"], []).append(item)
-    order = [group[i] for i in range(max(len(g) for g in by_set.values())) for group in by_set.values() if i < len(group)]
+    order = interleaved(items)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = 0

@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--siamese-ckpt", default=None, help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
     r.add_argument("--data-dir", default="data", help="with --siamese-ckpt: paths.data_dir holding the dataset the checkpoints were trained on")
     r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="with --siamese-ckpt: the start code")
-    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (0: encoder only; with --siamese-ckpt: optimization steps; default: the method's)")
+    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
     r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
     r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")

@@ -240,7 +240,7 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
             "dataset": str(engine.layout.root) if engine.has_dataset() else None,
             "threads": settings.threads,
             "queue": queue.counts(),
-            "limits": {"max_upload_mb": settings.max_upload_mb, "max_queue": settings.max_queue, "steps": settings.method.refine.steps, "resolution": settings.method.mesh.resolution},
+            "limits": {"max_upload_mb": settings.max_upload_mb, "max_queue": settings.max_queue, "steps": settings.steps_per_job, "resolution": settings.method.mesh.resolution},
         }
 
     @app.get("/api/views")
@@ -295,7 +295,7 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
             sketches = [s for s in previous.sketches if s[1] != view] + sketches
             start = previous.latent
         try:
-            job = queue.submit(sketches, settings.method.refine.steps, start, stoppable=engine.mode == "encoder")
+            job = queue.submit(sketches, settings.steps_per_job, start, stoppable=engine.mode == "encoder")
         except QueueFull as err:
             raise HTTPException(503, str(err), headers={"Retry-After": "60"}) from None
         return JSONResponse(queue.describe(job), status_code=202)

@@ -89,6 +89,16 @@ class AppSettings:
         return SketchToShapeSettings.from_config(node, "app")
 
     @property
+    def steps_per_job(self) -> int:
+        """Optimization steps of one job: the method's refinement steps (encoder mode), or ``steps``
+        else optimize_sketch's (demo mode)."""
+        if self.demo_mode and self.steps is None:
+            from sketch2shape.optimize.sketch import sketch_optimization_settings
+
+            return sketch_optimization_settings().optim.steps
+        return self.method.refine.steps
+
+    @property
     def demo_mode(self) -> bool:
         """The demo's way: a Siamese network and no sketch encoder."""
         return bool(self.siamese_ckpt) and not self.encoder_ckpt

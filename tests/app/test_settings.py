@@ -26,3 +26,13 @@ def test_a_misspelled_app_key_is_refused(tmp_path):
     path.write_text("step: 5\n")
     with pytest.raises(ValueError, match=r"unknown keys \['step'\]"):
         load_settings(path)
+
+
+def test_steps_per_job_follow_the_method_or_optimize_sketch_in_demo_mode(tmp_path):
+    from sketch2shape.app.settings import AppSettings
+    from sketch2shape.utils.hydra import compose
+
+    assert AppSettings().steps_per_job == SketchToShapeSettings().refine.steps  # encoder mode: the method's
+    demo = AppSettings(siamese_ckpt=str(tmp_path / "siamese.ckpt"))
+    assert demo.demo_mode and demo.steps_per_job == compose("optimize_sketch").optim.steps
+    assert AppSettings(siamese_ckpt=str(tmp_path / "siamese.ckpt"), steps=7).steps_per_job == 7

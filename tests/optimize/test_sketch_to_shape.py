@@ -11,7 +11,8 @@ from torch import nn
 from sketch2shape.data.sketch_pairs import mesh_sketch
 from sketch2shape.models.sketch_encoder import SketchEncoderNet, frame_ink
 from sketch2shape.optimize.reconstruct import MeshSettings
-from sketch2shape.optimize.sketch_to_shape import RefinementStopped, RefineSettings, SketchToShape, ViewSearch, framed, iou
+from sketch2shape.optimize.sketch_to_shape import (RefinementStopped, RefineSettings, ShapeAnswer, SketchToShape, ViewSearch, framed, iou,
+                                                   mesh_pieces)
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import SketchSettings
@@ -31,9 +32,9 @@ class BoxDecoder(nn.Module):
 class BoxModel(nn.Module):
     """Just what SketchToShape uses of a DeepSDF module: decoder, latents, mean_latent."""
 
-    def __init__(self, codes: torch.Tensor) -> None:
+    def __init__(self, codes: torch.Tensor, decoder: nn.Module | None = None) -> None:
         super().__init__()
-        self.decoder = BoxDecoder()
+        self.decoder = decoder if decoder is not None else BoxDecoder()
         self.latents = nn.Embedding.from_pretrained(codes)
         self.hparams = {"data_name": "boxes"}
 
@@ -45,7 +46,7 @@ class FixedEncoder(SketchEncoderNet):
     """An encoder that always answers ``answer`` (the network itself is not under test here)."""
 
     def __init__(self, codes: torch.Tensor, answer: torch.Tensor) -> None:
-        super().__init__(latent_dim=3, num_codes=len(codes), image_size=32, framing="ink_box")
+        super().__init__(latent_dim=codes.shape[1], num_codes=len(codes), image_size=32, framing="ink_box")
         self.set_codes(codes)
         self.answer = answer
 
@@ -197,3 +198,91 @@ def test_the_demo_way_takes_optimize_sketchs_settings_from_its_config():
     assert settings.resolution == cfg.render.resolution
     shorter = sketch_optimization_settings(steps=20, silhouette_weight=0.5)
     assert shorter.optim.steps == 20 and shorter.optim.lr_decay_every == 14 and shorter.loss.silhouette_weight == 0.5
+
+
+class SlabAndBallDecoder(nn.Module):
+    """A box of half extents ``|z[:3]|`` centred at ``(0, z[3], 0)`` and a ball of radius ``|z[4]|``
+    centred at ``(0, -0.35, 0)``: with ``z = (0.3, 0.3, 0.1, 0.2, 0.15)`` a seat-and-back slab with
+    a detached ball below it, i.e. a shape in two pieces whose outline spans ``y`` in [-0.5, 0.5]
+    like the one-piece slab ``(0.3, 0.5, 0.1, 0, 0)``."""
+
+    latent_dim = 5
+
+    def forward(self, latent: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        z = latent.reshape(-1, 5)[0]
+        q = (points - torch.stack([z[3] * 0, z[3], z[3] * 0])).abs() - z[:3].abs()
+        box = q.clamp_min(0).norm(dim=-1) + q.max(dim=-1).values.clamp_max(0)
+        ball = (points - points.new_tensor([0.0, -0.35, 0.0])).norm(dim=-1) - z[4].abs()
+        return torch.minimum(box, ball)
+
+
+class RefinedTo(SketchToShape):
+    """SketchToShape whose refinement returns a fixed code (the keep-rule is under test, not the optimizer)."""
+
+    def __init__(self, *args, refined: torch.Tensor, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refined_code = refined
+
+    def _refine(self, latent, *args, **kwargs):
+        return self.refined_code.to(latent), []
+
+
+def test_a_refined_shape_with_a_floating_piece_is_rejected_though_its_iou_is_higher() -> None:
+    """The new user's case: the refinement splits off a piece that the sketch's outline covers, so
+    its silhouette IoU rises, yet it is not a better 3D shape; the first shape must be kept and the
+    result must say why. A refinement to one piece with the same IoU gain is kept."""
+    slab, broken, thin = torch.tensor([0.3, 0.5, 0.1, 0.0, 0.0]), torch.tensor([0.3, 0.3, 0.1, 0.2, 0.15]), torch.tensor([0.1, 0.5, 0.1, 0.0, 0.0])
+    codes = torch.stack([slab, broken, thin])
+    camera = Camera(azimuth_deg=20, elevation_deg=15)
+    model = BoxModel(codes, SlabAndBallDecoder())
+    settings = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=1, resolution=32))
+
+    def sketch_of(code: torch.Tensor) -> np.ndarray:
+        mesh = SketchToShape(model, FixedEncoder(codes, code), **settings).mesh(code)
+        return mesh_sketch(MeshRaycaster(mesh), camera.with_resolution(128), SketchSettings(stroke_width=1))
+
+    result = RefinedTo(model, FixedEncoder(codes, slab), refined=broken, **settings)(sketch_of(broken), camera=camera)
+    assert mesh_pieces(result.first.mesh)[0] == 1 and mesh_pieces(result.refined.mesh)[0] == 2
+    assert result.refined.iou > result.first.iou + 0.1  # the old rule (higher IoU) would have kept it
+    assert result.chosen == "first" and result.best is result.first
+    assert "2 pieces" in result.rejected and "refined shape rejected: it is in 2 pieces" in result.describe()
+    single = RefinedTo(model, FixedEncoder(codes, thin), refined=slab, **settings)(sketch_of(slab), camera=camera)
+    assert single.refined.iou > single.first.iou + 0.1 and single.chosen == "refined" and single.rejected == ""
+    assert "rejected" not in single.describe()
+
+
+def ball_answer(iou_value: float, *pieces: tuple[float, float, int]) -> ShapeAnswer:
+    """A ShapeAnswer whose mesh is one ball per piece: at ``(x, 0, 0)``, radius 0.3, an icosphere of
+    ``subdivisions`` (20 * 4**subdivisions faces, so the share of the faces is set by it)."""
+    import trimesh
+
+    meshes = [trimesh.creation.icosphere(subdivisions=sub, radius=0.3).apply_translation([x, 0.0, 0.0]) for x, sub in pieces]
+    return ShapeAnswer(torch.zeros(3), trimesh.util.concatenate(meshes), iou_value, 0.0)
+
+
+def test_the_keep_rule_needs_an_iou_margin_no_new_pieces_and_no_smaller_main_piece() -> None:
+    import trimesh
+
+    rule = RefineSettings(min_iou_gain=0.05)
+    one = ball_answer(0.64, (0, 3))
+    assert mesh_pieces(one.mesh) == (1, 1.0)
+    assert rule.rejection(one, ball_answer(0.78, (0, 3))) == ""
+    assert "IoU gain +0.04" in rule.rejection(one, ball_answer(0.68, (0, 3)))  # inside the margin
+    assert "2 pieces" in rule.rejection(one, ball_answer(0.78, (0, 3), (1, 2)))  # a floating piece (320 of 1600 faces)
+    assert rule.rejection(one, ball_answer(0.78, (0, 4), (1, 0))) == ""  # a speck (20 of 5140 faces) is not a piece
+    assert mesh_pieces(ball_answer(0.0, (0, 4), (1, 0)).mesh) == (1, 5120 / 5140)
+    # both in two pieces, but the refined one's main piece holds a smaller share: it broke apart
+    two = ball_answer(0.6, (0, 3), (1, 1))  # 1280 + 80 faces: main piece 94%
+    assert "largest piece holds 50%" in rule.rejection(two, ball_answer(0.8, (0, 3), (1, 3)))
+    assert rule.rejection(two, ball_answer(0.8, (0, 3))) == ""  # fewer pieces than the first (joined): fine
+    assert "empty" in rule.rejection(one, ShapeAnswer(torch.zeros(3), trimesh.Trimesh(), 0.9, 0.0))
+
+
+def test_refinement_is_off_by_default() -> None:
+    """Measured on paired sketches, the refinement (kept by the keep-rule) made the 3D shape no
+    better on average (benchmarks/results/refine_keep_rule.md): ``reconstruct`` and the app answer
+    with the encoder's shape unless steps are asked for."""
+    assert RefineSettings().steps == 0
+    sketch = box_sketch(CODES[0], Camera(azimuth_deg=30, elevation_deg=25))
+    result = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, CODES[1]), mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64))(sketch)
+    assert result.refined is None and result.chosen == "first" and result.rejected == "" and "refined" not in result.describe()

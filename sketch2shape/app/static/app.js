@@ -164,7 +164,8 @@ async function loadHealth() {
   }
   const how = state.mode === "demo"
     ? `The demo's models: ${health.limits.steps} optimization steps from the mean shape`
-    : `${health.models === "custom" ? "Your" : "The pretrained"} DeepSDF and sketch encoder: the first shape at once, then ${health.limits.steps} refinement steps`;
+    : `${health.models === "custom" ? "Your" : "The pretrained"} DeepSDF and sketch encoder: the shape at once` +
+      (health.limits.steps > 0 ? `, then ${health.limits.steps} refinement steps` : "");
   $("footer").textContent = `${how}, ${health.limits.resolution}³ mesh grid; uploads up to ${health.limits.max_upload_mb} MB. One sketch is computed at a time; others wait in a queue of ${health.limits.max_queue}.`;
 }
 
