@@ -89,7 +89,7 @@ class SketchObjective:
     views are rendered in one :func:`render_batch` call, with differentiable normals only for the
     distance term. ``warm_start`` (default): the objective keeps a
     :class:`~sketch2shape.render.warm_start.WarmStart`, so that each call after the first starts
-    the marching where the previous call found the surface (several times fewer SDF evaluations;
+    the marching where the previous call found the surface (about half the SDF evaluations;
     images within a hit's tolerance of a cold render). Make one objective per optimization.
     Raises ``ValueError`` when every weight is zero or the distance term is asked for without a
     Siamese network.

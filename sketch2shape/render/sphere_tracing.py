@@ -47,6 +47,12 @@ or AMX (much slower on CPUs without) and faster on GPUs; the hits are then finis
 differentiable pass is float32. Images then match within tolerance, not exactly: a few pixels at
 silhouettes and thin parts can flip.
 
+In an optimization most of the marching can be skipped: a
+:class:`~sketch2shape.render.warm_start.WarmStart` passed to :func:`render_batch` starts each
+render's rays where the previous render found the surface (:mod:`sketch2shape.render.warm_start`;
+about half the evaluations, images within a hit's tolerance of a cold render). Without one,
+nothing changes.
+
 The differentiable pass differs from :func:`render_reference` (the original one-view renderer,
 kept as the reference) in one place: the slope ``grad_x f . d`` that scales the implicit hit-point
 gradient is taken from the normal pass at the (same) hit point, so the separate gradient
@@ -506,7 +512,7 @@ def render_batch(
     ``differentiable_normals=False`` the normals are returned without gradients, which spares
     their double-backward graph (for losses on the silhouette or depth only). ``warm``: a
     :class:`~sketch2shape.render.warm_start.WarmStart` kept across the steps of an optimization,
-    which starts the marching where the previous call found the surface (far fewer evaluations;
+    which starts the marching where the previous call found the surface (about half the evaluations;
     images within a hit's tolerance of a cold render; see that module).
     """
     cameras = as_camera_batch(cameras)

@@ -1,40 +1,50 @@
 """Warm-started marching: each render of an optimization starts its rays where the last one found the surface.
 
 In a latent-code optimization the shape changes a little per step: with the shipped decoder and
-Adam at lr 1e-2 the SDF changes by at most 0.005-0.02 anywhere in the unit sphere from one step
-to the next (measured over a 30-step silhouette fit). A cold render (:func:`render_batch` without
-a :class:`WarmStart`) still marches every ray from the bounding sphere, and most of its
-evaluations are spent creeping up to the surface: the decoder's SDF falls at about 0.6 per unit
-length along a ray near a hit (not 1), so each ``step_scale * sdf`` step only halves the rest of
-the way (about 14 evaluations per hit ray at 64^2, 9 of them within 0.05 of the surface). With a
-:class:`WarmStart` passed to :func:`render_batch`, a render after the first marches, per ray:
+Adam at lr 1e-2 the SDF changes by at most 0.005-0.02 anywhere in the unit sphere from one step to
+the next (measured over a 30-step silhouette fit). A cold render (:func:`render_batch` without a
+:class:`WarmStart`) still marches every ray from the bounding sphere, and most of its evaluations
+creep up to the surface: the decoder's SDF falls at about 0.6 per unit length along a ray near a
+hit (not 1), so each ``step_scale * sdf`` step only halves the rest of the way (about 14
+evaluations per hit ray at 64^2, 9 of them within 0.05 of the surface). With a :class:`WarmStart`
+passed to :func:`render_batch`, every march records, per ray, the stretch where it came within
+``band`` of the surface (:class:`~sketch2shape.render.sphere_tracing.BandRecord`), and a render
+after the first marches, per ray (tensors (V*H*W,), ray parameters in the units of the scene):
 
-* rays that hit last time: from the last hit point, with Newton steps (:func:`march`'s
-  ``slope``; the previous render's ``df/dt`` at the hit for the first one), 2-3 evaluations;
-* rays that missed but came within ``band`` of the surface: only over the stretch where they
-  did (from the last sample before it, to where the step after its last sample in it landed),
-  with plain sphere-tracing steps, so a ray that now hits finds the hit there;
-* rays that never came within ``band``, or were outside the coarse region: not at all (a miss
-  with silhouette 0, as a cold render gives them).
+* a ray that hit and only *approached* its hit (|sdf| never rose within the band, and its way
+  through the band was no longer than a straight approach takes): from the last hit point, with
+  Newton steps (:func:`~sketch2shape.render.sphere_tracing.newton_step_length`, the previous
+  render's df/dt at the hit for the first one): 1-3 evaluations;
+* a ray that hit after passing near the surface: from the start of its band stretch, Newton
+  steps only after the last pass; unless what it passed (its smallest |sdf| there) is farther
+  from the surface than the shape can have moved, then as above;
+* a ray that missed but came within the band: over its band stretch only (plain sphere-tracing
+  steps, so a ray that now hits finds the hit there), or not at all while its closest approach
+  is farther than 6 temperatures (the farthest a miss counts for the soft silhouette) plus how
+  far the shape can have moved;
+* a ray that never came within the band, or was outside the coarse region: not at all (a miss
+  with silhouette 0, as a cold render gives it).
 
-Why it is safe, and when it is not used. The stretches a warm render skips had ``|sdf| >= band``
-when last marched. Before marching, the SDF is evaluated at every warm ray's start point, where
-its previous value is known (about 0 at a hit; the recorded value at a band start); the largest
-change there is the step's *drift*, how far the surface moved in SDF units. Drifts are summed over
-the warm renders since the last cold one, and the warm render is used only while
-``safety * summed drift <= band - 6 * temperature`` (6 temperatures: the farthest a miss still
-counts for the soft silhouette), so a skipped stretch cannot have come near the surface unless
-the SDF changed ``safety`` times more there than at the measured points. Otherwise the render is
-cold (and restarts the bookkeeping), as it is on the first render, when the cameras, settings,
-dtype or device change, and every ``max_warm`` renders. Per ray, a band ray whose start point is
-now inside the surface (``sdf < -hit_threshold``) is marched cold. A cold render through a
-:class:`WarmStart` is the plain :func:`render_batch` (same samples, same images); warm renders
-match cold ones within the tolerance of a hit (``|sdf| < hit_threshold``): a few pixels at the
-silhouette can differ (``tests/render/test_warm_start.py``).
+How far the shape can have moved (the safety argument). Before marching, the SDF is evaluated at
+every warm start point where its previous value is known (about 0 at a hit, the recorded value
+at a band start); the largest change is this step's *drift* (SDF units). Drifts are summed since
+the last cold render; a ray whose skipped stretches were last marched at summed drift ``m`` may
+now be ``safety * (summed drift - m)`` nearer the surface there. When that reaches its clearance
+(``band`` minus the hit threshold for hits, minus 6 temperatures for misses), the ray is marched
+from the bounding sphere again ("fresh"), as are rays that max_steps stopped, rays that stopped
+hitting, and band rays whose start is now inside the surface. So a skipped stretch cannot have
+come near the surface unless the SDF changed ``safety`` times more there than at the measured
+points. The render is cold, and the bookkeeping restarts, on the first call, when the cameras,
+settings, dtype or device change, when one step's drift alone exceeds the budget (the code
+jumped to another shape: ``last == "drift"``) and every ``max_warm + 1`` renders. A cold render
+through a :class:`WarmStart` is the plain :func:`render_batch` (same samples, same images); warm
+renders match cold ones within a hit's tolerance: a few silhouette pixels can flip, depths differ
+by up to the length of ray where |sdf| < hit_threshold (``tests/render/test_warm_start.py``
+states the tolerance).
 
-The idea is the temporal coherence of real-time renderers (reprojecting the last frame's depth
-as the next frame's start); the Newton steps are the secant method on ``f(x(t)) = 0`` along the
-ray, the root finder of DVR (Niemeyer et al. 2020) once a sign change is bracketed.
+The idea is the temporal coherence of real-time renderers (the last frame's depth as the next
+frame's start); the Newton steps are the secant method on ``f(x(t)) = 0`` along the ray (DVR,
+Niemeyer et al. 2020, finds its surface points with it once a sign change is bracketed).
 """
 
 from __future__ import annotations
@@ -112,10 +122,6 @@ class WarmStart:
         """``df/dt`` (M,) at the hits ``hit_index`` (M,) of the render just made, for the next Newton start."""
         if self.previous is not None:
             self.previous.slope = self.previous.slope.index_put((hit_index,), slope.detach().to(self.previous.slope.dtype))
-
-    def _budget(self, settings: TracingSettings) -> float:
-        """The summed drift after which a skipped stretch (|sdf| >= band when marched) may be near the surface."""
-        return (self.band - 6 * settings.temperature) / self.safety
 
     def _cold(self, sdf_fn, cameras: CameraBatch, origins, dirs, settings: TracingSettings, device: torch.device) -> TraceResult:
         """The plain render_batch marching (coarse region, then every ray in it), with band records."""
