@@ -8,7 +8,10 @@ The code starts at the decoder's mean code; the targets are the silhouettes of t
 ``--target`` from the same views, so the shape really moves during the run. Every path runs its
 own optimization of ``--steps`` steps from that start, all steps timed (the first render of a
 warm-started path is cold, and so are its refreshes, so they count). Paths run interleaved, one
-step of each per round, so that a busy machine slows them alike; steps/s = steps / total time.
+step of each per round, so that a busy machine slows them alike; steps/s = steps / total wall
+time. On a machine shared with other jobs the wall time of a step can jump tenfold, so the CPU
+time of this process (``time.process_time``, all its threads) is reported too: the work a step
+takes, which other jobs change much less.
 
 * ``reference, loop`` (today, before issue 12): ``render_reference`` once per view;
 * ``render, loop``: ``render`` once per view, what ``SketchObjective`` did before the warm start;
@@ -58,19 +61,21 @@ class Run:
         self.latent = start.clone().requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.latent], lr=lr)
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         self.evaluations: list[int] = []
         self.losses: list[float] = []
         self.latents: list[torch.Tensor] = []
 
     def step(self) -> None:
         self.latents.append(self.latent.detach().clone())
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         silhouettes, evaluations = self.render_views(lambda p: self.decoder(self.latent, p))
         loss = F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), self.targets)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self.times.append(time.perf_counter() - start)
+        self.cpu_times.append(time.process_time() - cpu_start)
         self.evaluations.append(evaluations)
         self.losses.append(float(loss.detach()))
 
@@ -125,7 +130,7 @@ def main() -> None:
             f"Adam lr={args.lr}, {args.steps} steps per path; torch threads={torch.get_num_threads()}, CPU ({os.cpu_count()} cores, {platform.machine()})")
     print(head)
 
-    header = f"{'views':>5} {'path':<17} {'steps/s':>8} {'s/step':>7} {'vs today':>8} {'evals/step':>10} {'final loss':>10}" + (f" {'max |d loss|':>12}" if args.check else "")
+    header = f"{'views':>5} {'path':<17} {'steps/s':>8} {'vs today':>8} {'CPU s/step':>10} {'vs today':>8} {'evals/step':>10} {'final loss':>10}" + (f" {'max |d loss|':>12}" if args.check else "")
     print("\n" + header + "\n" + "-" * len(header))
     rows = []
     render_reference(lambda p: decoder(start, p), Camera(*VIEWS[0], resolution=16), settings)  # first-call overheads
@@ -137,12 +142,13 @@ def main() -> None:
         for _ in range(args.steps):
             for path in paths:
                 path.step()
-        today = sum(paths[0].times)
+        today, today_cpu = sum(paths[0].times), sum(paths[0].cpu_times)
         for path in paths:
-            total = sum(path.times)
-            row = {"views": count, "path": path.name, "steps_per_s": args.steps / total, "s_per_step": total / args.steps, "vs_today": today / total,
-                   "evals_per_step": sum(path.evaluations) / args.steps, "final_loss": path.losses[-1]}
-            line = f"{count:>5} {path.name:<17} {row['steps_per_s']:>8.2f} {row['s_per_step']:>7.3f} {row['vs_today']:>7.2f}x {row['evals_per_step']:>10.0f} {row['final_loss']:>10.4f}"
+            total, cpu = sum(path.times), sum(path.cpu_times)
+            row = {"views": count, "path": path.name, "steps_per_s": args.steps / total, "vs_today": today / total, "cpu_s_per_step": cpu / args.steps,
+                   "vs_today_cpu": today_cpu / cpu, "evals_per_step": sum(path.evaluations) / args.steps, "final_loss": path.losses[-1]}
+            line = (f"{count:>5} {path.name:<17} {row['steps_per_s']:>8.2f} {row['vs_today']:>7.2f}x {row['cpu_s_per_step']:>10.3f} {row['vs_today_cpu']:>7.2f}x"
+                    f" {row['evals_per_step']:>10.0f} {row['final_loss']:>10.4f}")
             if args.check:
                 row["max_loss_diff"] = max(abs(loss - reference_loss(decoder, z, cameras, settings, targets)) for z, loss in zip(path.latents, path.losses))
                 line += f" {row['max_loss_diff']:>12.5f}"
@@ -157,10 +163,10 @@ def write_results(out: Path, rows: list[dict], head: str, args) -> None:
     keys = list(rows[0])
     lines = [",".join(keys)] + [",".join(f"{r[k]:.5g}" if isinstance(r[k], float) else str(r[k]) for k in keys) for r in rows]
     (out / "results.csv").write_text("\n".join(lines) + "\n")
-    table = ["| views | path | steps/s | s/step | vs today | evals/step | final loss |" + (" max \\|d loss\\| |" if args.check else ""),
-             "|---|---|---|---|---|---|---|" + ("---|" if args.check else "")]
+    table = ["| views | path | steps/s | vs today | CPU s/step | vs today (CPU) | evals/step | final loss |" + (" max \\|d loss\\| |" if args.check else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if args.check else "")]
     for r in rows:
-        table.append(f"| {r['views']} | {r['path']} | {r['steps_per_s']:.2f} | {r['s_per_step']:.3f} | {r['vs_today']:.2f}x | {r['evals_per_step']:.0f} | {r['final_loss']:.4f} |"
+        table.append(f"| {r['views']} | {r['path']} | {r['steps_per_s']:.2f} | {r['vs_today']:.2f}x | {r['cpu_s_per_step']:.3f} | {r['vs_today_cpu']:.2f}x | {r['evals_per_step']:.0f} | {r['final_loss']:.4f} |"
                      + (f" {r['max_loss_diff']:.5f} |" if args.check else ""))
     command = "python benchmarks/render_steps.py " + " ".join(sys.argv[1:])
     (out / "summary.md").write_text(f"{head}\n\n" + "\n".join(table) + f"\n\n`{command.strip()}` (today = `reference, loop`; paths interleaved in one run)\n")
