@@ -35,6 +35,7 @@ The table is printed and written to ``benchmarks/results/render_steps/`` (``resu
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import sys
@@ -160,9 +161,10 @@ def main() -> None:
 def write_results(out: Path, rows: list[dict], head: str, args) -> None:
     """``results.csv`` (one row per views x path) and ``summary.md`` (the table, the command)."""
     out.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [",".join(f"{r[k]:.5g}" if isinstance(r[k], float) else str(r[k]) for k in keys) for r in rows]
-    (out / "results.csv").write_text("\n".join(lines) + "\n")
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:.5g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
     table = ["| views | path | steps/s | vs today | CPU s/step | vs today (CPU) | evals/step | final loss |" + (" max \\|d loss\\| |" if args.check else ""),
              "|---|---|---|---|---|---|---|---|" + ("---|" if args.check else "")]
     for r in rows:
