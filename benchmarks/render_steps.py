@@ -1,155 +1,177 @@
-"""Sketch-reconstruction optimization steps per second: the original renderer vs the batched one.
+"""Sketch-reconstruction optimization steps per second on the CPU: today's renderer vs the warm-started one.
 
-One step = render the silhouette of a DeepSDF-sized MLP (latent 64, 6 x 256, the
-``deepsdf_small`` model) from 1..4 views at 64 x 64 pixels, a binary cross-entropy against target
-silhouettes (mean over views, as ``SketchObjective``'s silhouette term), backward through the
-render to the latent code, one Adam step. Paths, side by side and interleaved (one step of each
-per round, medians reported, so that a busy machine hurts all of them alike):
+One step = render the soft silhouettes of the shipped DeepSDF decoder
+(``sketch2shape/pretrained/deepsdf.pt``) from 1..4 views at 64 x 64 pixels, a binary
+cross-entropy against target silhouettes (mean over views, as ``SketchObjective``'s silhouette
+term), backward to the latent code, one Adam step (lr 1e-2, as ``SketchToShape``'s refinement).
+The code starts at the decoder's mean code; the targets are the silhouettes of training shape
+``--target`` from the same views, so the shape really moves during the run. Every path runs its
+own optimization of ``--steps`` steps from that start, all steps timed (the first render of a
+warm-started path is cold, and so are its refreshes, so they count). Paths run interleaved, one
+step of each per round, so that a busy machine slows them alike; steps/s = steps / total wall
+time. On a machine shared with other jobs the wall time of a step can jump tenfold, so the CPU
+time of this process (``time.process_time``, all its threads) is reported too: the work a step
+takes, which other jobs change much less.
 
-* ``reference, loop``: ``render_reference`` once per view, the renderer before issue 12 (its
-  marching loop synchronizes with the device every step);
-* ``render, loop``: ``render`` (the new renderer, one view per call) once per view;
-* ``render_batch``: all views in one ``render_batch`` call;
-* ``render_batch, nd``: the same with ``differentiable_normals=False`` (a silhouette loss does
-  not need the normals' double-backward graph);
-* ``render_batch, bf16`` (with ``--bf16``): the opt-in ``march_dtype="bfloat16"`` (marching under
-  autocast, hits polished in float32; results within tolerance, not identical).
+* ``reference, loop`` (today, before issue 12): ``render_reference`` once per view;
+* ``render, loop``: ``render`` once per view, what ``SketchObjective`` did before the warm start;
+* ``render_batch, nd``: all views in one cold ``render_batch`` call, normals without gradients
+  (a silhouette loss does not need them);
+* ``warm``: the same with a ``WarmStart`` kept across the steps (what ``SketchObjective`` does
+  now): each render starts where the last one found the surface.
 
-``mask IoU`` compares each path's masks at the start code with the reference's; ``evals/step``
-counts SDF evaluations (points) per step. The CPU work is the MLP: the new paths evaluate the same
-points as the reference (bf16 a few more), so on a CPU their gain is bounded by cheaper
-evaluations (chunks that stay in cache, one gradient pass less), not by fewer synchronizations.
+``evals/step``: SDF evaluations (points) per step, mean. ``final loss``: the loss at the last step
+(the paths follow slightly different trajectories: warm renders match cold ones within a hit's
+tolerance, not bit for bit). ``max |d loss|``: the largest difference, over the steps, between a
+path's loss and the loss of the same latent rendered by ``render_reference``, a check that the
+renders agree along the whole run (``--check``, off by default: it costs a reference render per step).
 
-Without ``--ckpt`` the SDF is an analytic chair clamped to +-0.1 (like DeepSDF's training
-targets) plus a small random-weight MLP term, so that every evaluation costs one MLP forward and
-the latent gets gradients; ``--ckpt`` renders a trained DeepSDF checkpoint at its mean code.
+The table is printed and written to ``benchmarks/results/render_steps/`` (``results.csv`` and
+``summary.md`` with the command and the machine).
 
-    python benchmarks/render_steps.py [--threads 1] [--views 1 2 4] [--rounds 5] [--bf16] [--ckpt path/to/last.ckpt]
+    python benchmarks/render_steps.py [--views 1 2 4] [--steps 20] [--threads N] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import csv
+import os
+import platform
+import sys
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from sketch2shape.models.deepsdf import DeepSDFDecoder
+from sketch2shape.models.checkpoints import load_deepsdf_file
 from sketch2shape.render.camera import Camera, CameraBatch
 from sketch2shape.render.sphere_tracing import TracingSettings, render, render_batch, render_reference
+from sketch2shape.render.warm_start import WarmStart
 
+REPO = Path(__file__).resolve().parents[1]
 VIEWS = [(30.0, 35.0), (120.0, 20.0), (210.0, 35.0), (300.0, 20.0)]
-CHAIR = [  # (center, half extents) of boxes inside the unit sphere
-    ((0.0, 0.0, 0.0), (0.4, 0.05, 0.4)),
-    ((0.0, 0.4, -0.35), (0.4, 0.35, 0.05)),
-    *[((x, -0.4, z), (0.05, 0.35, 0.05)) for x in (-0.33, 0.33) for z in (-0.33, 0.33)],
-]
 
 
-def chair_sdf(points: torch.Tensor) -> torch.Tensor:
-    distances = []
-    for center, half in CHAIR:
-        q = (points - torch.tensor(center, dtype=points.dtype, device=points.device)).abs() - torch.tensor(half, dtype=points.dtype, device=points.device)
-        distances.append(q.clamp_min(0).norm(dim=-1) + q.max(dim=-1).values.clamp_max(0))
-    return torch.stack(distances).min(dim=0).values
+class Run:
+    """One optimization: a latent, its Adam, the render function of the path, and its timings."""
 
-
-def make_sdf(args):
-    """(sdf(latent, points), start latent)."""
-    if args.ckpt:
-        from sketch2shape.models.checkpoints import load_deepsdf
-
-        model = load_deepsdf(args.ckpt, torch.device("cpu"))
-        return (lambda latent, p: model.decoder(latent, p)), model.mean_latent().detach()
-    decoder = DeepSDFDecoder(latent_dim=64, hidden_dim=256, num_layers=6, skip_layers=(3,), dropout=0.0).eval().requires_grad_(False)
-    return (lambda latent, p: chair_sdf(p).clamp(-0.1, 0.1) + 0.02 * decoder(latent, p)), torch.randn(64, generator=torch.Generator().manual_seed(0)) * 0.1
-
-
-class Path:
-    def __init__(self, name, render_views, sdf, start, targets, lr):
-        self.name, self.render_views, self.sdf, self.targets = name, render_views, sdf, targets
+    def __init__(self, name, render_views, decoder, start, targets, lr):
+        self.name, self.render_views, self.decoder, self.targets = name, render_views, decoder, targets
         self.latent = start.clone().requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.latent], lr=lr)
         self.times: list[float] = []
-        self.evaluations = 0
-        self.masks = None
+        self.cpu_times: list[float] = []
+        self.evaluations: list[int] = []
+        self.losses: list[float] = []
+        self.latents: list[torch.Tensor] = []
 
     def step(self) -> None:
-        start = time.perf_counter()
-        silhouettes, masks, self.evaluations = self.render_views(lambda p: self.sdf(self.latent, p))
+        self.latents.append(self.latent.detach().clone())
+        start, cpu_start = time.perf_counter(), time.process_time()
+        silhouettes, evaluations = self.render_views(lambda p: self.decoder(self.latent, p))
         loss = F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), self.targets)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self.times.append(time.perf_counter() - start)
-        if self.masks is None:
-            self.masks = masks
+        self.cpu_times.append(time.process_time() - cpu_start)
+        self.evaluations.append(evaluations)
+        self.losses.append(float(loss.detach()))
 
 
-def paths_for(cameras: list[Camera], settings: TracingSettings, bf16: bool):
+def paths_for(cameras: list[Camera], settings: TracingSettings):
+    """name -> function(sdf) -> ((V, H, W) silhouettes, SDF evaluations)."""
     batch = CameraBatch.from_cameras(cameras)
 
     def loop(fn):
         def run(sdf_fn):
             renderings = [fn(sdf_fn, camera, settings) for camera in cameras]
-            return (torch.stack([r.silhouette for r in renderings]), torch.stack([r.mask for r in renderings]), sum(r.evaluations for r in renderings))
+            return torch.stack([r.silhouette for r in renderings]), sum(r.evaluations for r in renderings)
         return run
 
-    def batched(differentiable_normals=True, **changes):
+    def batched(warm: bool):
+        state = WarmStart() if warm else None
+
         def run(sdf_fn):
-            r = render_batch(sdf_fn, batch, replace(settings, **changes), differentiable_normals=differentiable_normals)
-            return r.silhouette, r.mask, r.evaluations
+            r = render_batch(sdf_fn, batch, settings, differentiable_normals=False, warm=state)
+            return r.silhouette, r.evaluations
         return run
 
-    paths = {"reference, loop": loop(render_reference), "render, loop": loop(render), "render_batch": batched(), "render_batch, nd": batched(False)}
-    if bf16:
-        paths["render_batch, bf16"] = batched(march_dtype="bfloat16")
-    return paths
+    return {"reference, loop": loop(render_reference), "render, loop": loop(render), "render_batch, nd": batched(False), "warm": batched(True)}
+
+
+def reference_loss(decoder, latent, cameras, settings, targets) -> float:
+    with torch.no_grad():
+        silhouettes = torch.stack([render_reference(lambda p: decoder(latent, p), cam, settings).silhouette for cam in cameras])
+    return float(F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), targets))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--views", type=int, nargs="+", default=[1, 2, 4], help="numbers of views (1-4)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed steps per path (after one warm-up step)")
+    parser.add_argument("--steps", type=int, default=20, help="optimization steps per path (all timed)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--resolution", type=int, default=64)
-    parser.add_argument("--max-steps", type=int, default=48, help="marching steps (optimize_sketch's render.max_steps)")
-    parser.add_argument("--chunk-size", type=int, default=None, help="TracingSettings.chunk_size for the new paths (default: automatic)")
-    parser.add_argument("--bf16", action="store_true", help="also the opt-in march_dtype='bfloat16' path (fast only on CPUs with AVX512-BF16/AMX, and on GPUs)")
-    parser.add_argument("--ckpt", default=None, help="a trained DeepSDF checkpoint instead of the analytic stand-in")
+    parser.add_argument("--max-steps", type=int, default=TracingSettings.max_steps, help="marching steps (SketchToShape's default)")
+    parser.add_argument("--target", type=int, default=7, help="training shape whose silhouettes are the targets")
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--check", action="store_true", help="also the loss of each step's latent under render_reference (max |d loss|)")
+    parser.add_argument("--ckpt", default=str(REPO / "sketch2shape" / "pretrained" / "deepsdf.pt"), help="a DeepSDF release file or checkpoint")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "render_steps"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    sdf, start = make_sdf(args)
-    settings = TracingSettings(max_steps=args.max_steps, chunk_size=args.chunk_size)
-    model = f"checkpoint {args.ckpt}" if args.ckpt else "analytic chair (clamped 0.1) + 0.02 x random MLP (latent 64, 6x256)"
-    print(f"{model}; {args.resolution}^2 px, max_steps={args.max_steps}, torch threads={torch.get_num_threads()}, device=cpu, rounds={args.rounds}")
+    model = load_deepsdf_file(args.ckpt)
+    decoder, start, goal = model.decoder, model.mean_latent().detach(), model.latents.weight[args.target].detach()
+    settings = TracingSettings(max_steps=args.max_steps)
+    head = (f"{Path(args.ckpt).name}: mean code -> silhouettes of training shape {args.target}; {args.resolution}^2 px, max_steps={args.max_steps}, "
+            f"Adam lr={args.lr}, {args.steps} steps per path; torch threads={torch.get_num_threads()}, CPU ({os.cpu_count()} cores, {platform.machine()})")
+    print(head)
 
-    header = f"{'views':>5} {'path':<18} {'steps/s':>8} {'min..max s/step':>16} {'vs reference':>12} {'evals/step':>10} {'mask IoU':>8}"
+    header = f"{'views':>5} {'path':<17} {'steps/s':>8} {'vs today':>8} {'CPU s/step':>10} {'vs today':>8} {'evals/step':>10} {'final loss':>10}" + (f" {'max |d loss|':>12}" if args.check else "")
     print("\n" + header + "\n" + "-" * len(header))
+    rows = []
+    render_reference(lambda p: decoder(start, p), Camera(*VIEWS[0], resolution=16), settings)  # first-call overheads
     for count in args.views:
         cameras = [Camera(az, el, resolution=args.resolution) for az, el in VIEWS[:count]]
-        with torch.no_grad():  # targets: the start shape's silhouettes moved 3 pixels to the right
-            masks = torch.stack([render_reference(lambda p: sdf(start, p), cam, settings).mask for cam in cameras])
-        targets = torch.roll(masks, 3, dims=-1).float()
-        paths = [Path(name, fn, sdf, start, targets, lr=1e-2) for name, fn in paths_for(cameras, settings, args.bf16).items()]
-        for path in paths:
-            path.step()  # warm-up, and the masks at the start code
-            path.times.clear()
-        for _ in range(args.rounds):
+        with torch.no_grad():
+            targets = torch.stack([render_reference(lambda p: decoder(goal, p), cam, settings).mask for cam in cameras]).float()
+        paths = [Run(name, fn, decoder, start, targets, args.lr) for name, fn in paths_for(cameras, settings).items()]
+        for _ in range(args.steps):
             for path in paths:
                 path.step()
-        reference = statistics.median(paths[0].times)
+        today, today_cpu = sum(paths[0].times), sum(paths[0].cpu_times)
         for path in paths:
-            median = statistics.median(path.times)
-            both = (path.masks & paths[0].masks).sum().item()
-            iou = both / max(1, (path.masks | paths[0].masks).sum().item())
-            spread = f"{min(path.times):.3f}..{max(path.times):.3f}"
-            print(f"{count:>5} {path.name:<18} {1 / median:>8.2f} {spread:>16} {reference / median:>11.2f}x {path.evaluations:>10} {iou:>8.4f}")
+            total, cpu = sum(path.times), sum(path.cpu_times)
+            row = {"views": count, "path": path.name, "steps_per_s": args.steps / total, "vs_today": today / total, "cpu_s_per_step": cpu / args.steps,
+                   "vs_today_cpu": today_cpu / cpu, "evals_per_step": sum(path.evaluations) / args.steps, "final_loss": path.losses[-1]}
+            line = (f"{count:>5} {path.name:<17} {row['steps_per_s']:>8.2f} {row['vs_today']:>7.2f}x {row['cpu_s_per_step']:>10.3f} {row['vs_today_cpu']:>7.2f}x"
+                    f" {row['evals_per_step']:>10.0f} {row['final_loss']:>10.4f}")
+            if args.check:
+                row["max_loss_diff"] = max(abs(loss - reference_loss(decoder, z, cameras, settings, targets)) for z, loss in zip(path.latents, path.losses))
+                line += f" {row['max_loss_diff']:>12.5f}"
+            rows.append(row)
+            print(line, flush=True)
+    write_results(Path(args.out), rows, head, args)
+
+
+def write_results(out: Path, rows: list[dict], head: str, args) -> None:
+    """``results.csv`` (one row per views x path) and ``summary.md`` (the table, the command)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:.5g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    table = ["| views | path | steps/s | vs today | CPU s/step | vs today (CPU) | evals/step | final loss |" + (" max \\|d loss\\| |" if args.check else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if args.check else "")]
+    for r in rows:
+        table.append(f"| {r['views']} | {r['path']} | {r['steps_per_s']:.2f} | {r['vs_today']:.2f}x | {r['cpu_s_per_step']:.3f} | {r['vs_today_cpu']:.2f}x | {r['evals_per_step']:.0f} | {r['final_loss']:.4f} |"
+                     + (f" {r['max_loss_diff']:.5f} |" if args.check else ""))
+    command = "python benchmarks/render_steps.py " + " ".join(sys.argv[1:])
+    (out / "summary.md").write_text(f"{head}\n\n" + "\n".join(table) + f"\n\n`{command.strip()}` (today = `reference, loop`; paths interleaved in one run)\n")
 
 
 if __name__ == "__main__":
