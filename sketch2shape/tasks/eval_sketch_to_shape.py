@@ -4,18 +4,10 @@ python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... si
 python scripts/eval_sketch_to_shape.py data=procedural_chair_16 ckpt_path=... siamese_ckpt_path=... resume_from=<run folder>
 """
 
-import logging
-
 from sketch2shape.eval.sketch_to_shape import eval_sketch_to_shape
-from sketch2shape.utils.hydra import hydra_entry
+from sketch2shape.utils.hydra import hydra_task
 
-log = logging.getLogger("eval_sketch_to_shape")
-
-
-@hydra_entry("eval_sketch_to_shape")
-def main(cfg) -> None:
-    log.info(eval_sketch_to_shape(cfg))
-
+main = hydra_task("eval_sketch_to_shape", eval_sketch_to_shape, __name__)
 
 if __name__ == "__main__":
     main()

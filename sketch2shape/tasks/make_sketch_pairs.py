@@ -16,11 +16,7 @@ from omegaconf import OmegaConf
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.sketch_pairs import PairSettings, make_sketch_pairs
 from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.sketch_encoder import (
-    check_deepsdf_data,
-    deepsdf_record,
-    require_deepsdf_ckpt,
-)
+from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
 from sketch2shape.utils.hydra import hydra_entry
 
 log = logging.getLogger("make_sketch_pairs")

@@ -4,18 +4,10 @@ python scripts/optimize_deepsdf.py +data=procedural_chair_16 ckpt_path=... train
 python scripts/optimize_deepsdf.py +data=procedural_chair_16 ckpt_path=... train=True split=val
 """
 
-import logging
-
 from sketch2shape.optimize.sdf import optimize_deepsdf
-from sketch2shape.utils.hydra import hydra_entry
+from sketch2shape.utils.hydra import hydra_task
 
-log = logging.getLogger("optimize_deepsdf")
-
-
-@hydra_entry("optimize_deepsdf")
-def main(cfg) -> None:
-    log.info(optimize_deepsdf(cfg))
-
+main = hydra_task("optimize_deepsdf", optimize_deepsdf, __name__)
 
 if __name__ == "__main__":
     main()

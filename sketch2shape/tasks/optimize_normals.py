@@ -4,18 +4,10 @@ python scripts/optimize_normals.py +data=procedural_chair_16 ckpt_path=...
 python scripts/optimize_normals.py +data=shapenet_chair_16 ckpt_path=... split=val obj_ids=[<obj_id>]
 """
 
-import logging
-
 from sketch2shape.optimize.normals import optimize_normals
-from sketch2shape.utils.hydra import hydra_entry
+from sketch2shape.utils.hydra import hydra_task
 
-log = logging.getLogger("optimize_normals")
-
-
-@hydra_entry("optimize_normals")
-def main(cfg) -> None:
-    log.info(optimize_normals(cfg))
-
+main = hydra_task("optimize_normals", optimize_normals, __name__)
 
 if __name__ == "__main__":
     main()

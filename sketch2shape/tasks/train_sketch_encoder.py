@@ -21,20 +21,10 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 
-from sketch2shape.data.sketch_code_dataset import (
-    SketchCodeDataModule,
-    SketchPairsDataModule,
-)
-from sketch2shape.eval.sketch_encoder_eval import (
-    final_eval,
-    save_encoder_training_curve,
-)
+from sketch2shape.data.sketch_code_dataset import SketchCodeDataModule, SketchPairsDataModule
+from sketch2shape.eval.sketch_encoder_eval import final_eval, save_encoder_training_curve
 from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.sketch_encoder import (
-    check_deepsdf_data,
-    deepsdf_record,
-    require_deepsdf_ckpt,
-)
+from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 from sketch2shape.models.training import build_trainer, last_checkpoint
 from sketch2shape.utils.device import resolve_device

@@ -4,18 +4,10 @@ python scripts/traverse_latent.py data=procedural_chair_16 ckpt_path=... model.p
 python scripts/traverse_latent.py data=... ckpt_path=... model.prior_idx_start=0 model.prior_idx_end=1
 """
 
-import logging
-
 from sketch2shape.optimize.traverse import traverse_latent
-from sketch2shape.utils.hydra import hydra_entry
+from sketch2shape.utils.hydra import hydra_task
 
-log = logging.getLogger("traverse_latent")
-
-
-@hydra_entry("traverse_latent")
-def main(cfg) -> None:
-    log.info(traverse_latent(cfg))
-
+main = hydra_task("traverse_latent", traverse_latent, __name__)
 
 if __name__ == "__main__":
     main()

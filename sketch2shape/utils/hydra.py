@@ -154,6 +154,19 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
     return decorator
 
 
+def hydra_task(config_name: str, function: Callable[[object], str], module: str, cpu_only: bool = False) -> Callable[[], object]:
+    """The ``main`` of a task whose work is one library function ``function(cfg) -> summary``:
+    a :func:`hydra_entry` app that logs the summary under the task's name. ``module``: the task
+    module's ``__name__``, whose docstring ``--help`` prints."""
+    import logging
+
+    def main(cfg) -> None:
+        logging.getLogger(config_name).info(function(cfg))
+
+    main.__module__, main.__qualname__ = module, "main"
+    return hydra_entry(config_name, cpu_only)(main)
+
+
 def compose(config_name: str, overrides: Sequence[str] = ()) -> "object":
     """Compose a config outside a Hydra app (tests, the ``sketch2shape`` CLI, notebooks).
 
