@@ -19,11 +19,7 @@ from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import obj_ids_of, read_metainfo
 from sketch2shape.models.siamese_plots import run_epoch_table
 from sketch2shape.optimize.latent import LatentOptimSettings
-from sketch2shape.optimize.reconstruct import (
-    MeshSettings,
-    reconstruct_shape,
-    save_reconstruction_pictures,
-)
+from sketch2shape.optimize.reconstruct import MeshSettings, reconstruct_shape, save_reconstruction_pictures
 from sketch2shape.utils.io import atomic_path, save_figure
 
 log = logging.getLogger(__name__)
