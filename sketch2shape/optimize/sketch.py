@@ -43,8 +43,8 @@ class SketchLoss:
 
     One place for the sketch loss terms: ``optimize_sketch`` (``loss:``), the comparison's sketch
     methods (their ``*_weight`` keys), and :class:`~sketch2shape.optimize.sketch_to_shape.SketchToShape`
-    (``refine.loss`` of ``sketch2shape/conf/method/sketch_to_shape.yaml``, hence ``reconstruct``
-    and the app) all build their objective from one of these. A new term is a field here, its
+    (``refine.loss`` of its settings, default ``RefineSettings.loss``, hence ``reconstruct`` and
+    the app) all build their objective from one of these. A new term is a field here, its
     term in :meth:`SketchObjective.__call__`, and its weight in the config that should use it.
     """
 
