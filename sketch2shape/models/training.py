@@ -67,3 +67,11 @@ def last_checkpoint(trainer: L.Trainer, logger: logging.Logger | None = None) ->
         (logger or log).info("checkpoint: %s", path)
         print(f"checkpoint: {path}")
     return path or None
+
+
+def finish_distributed() -> None:
+    """Destroy the process group a DDP run created (no-op otherwise). Without it, gloo's threads
+    can still be running when the interpreter exits, which aborts the process (SIGABRT,
+    "terminate called without an active exception") after a finished training."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

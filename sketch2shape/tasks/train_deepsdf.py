@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.sdf_dataset import SDFDataModule
 from sketch2shape.models.callbacks import DeepSDFReport
-from sketch2shape.models.training import build_trainer
+from sketch2shape.models.training import build_trainer, finish_distributed
 from sketch2shape.utils.hydra import hydra_entry
 from sketch2shape.utils.training import save_config
 
@@ -29,6 +29,7 @@ def main(cfg) -> None:
     if trainer.is_global_zero:
         save_config(cfg, cfg.paths.output_dir)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    finish_distributed()
     if trainer.is_global_zero and trainer.checkpoint_callback is not None:
         log.info("checkpoint: %s", trainer.checkpoint_callback.last_model_path)
 

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 
 from sketch2shape.data.siamese_dataset import SiameseDataModule
 from sketch2shape.models.siamese_plots import save_training_curve
-from sketch2shape.models.training import build_trainer, last_checkpoint
+from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
 from sketch2shape.utils.hydra import hydra_entry
 from sketch2shape.utils.training import save_config
 
@@ -32,6 +32,7 @@ def main(cfg) -> None:
     module = instantiate(cfg.model, data_name=cfg.data.name)
     trainer = build_trainer(cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finish_distributed()
     last_checkpoint(trainer, log)
     curve = save_training_curve(cfg.paths.output_dir)
     if curve is not None:

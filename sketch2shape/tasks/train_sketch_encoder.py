@@ -26,7 +26,7 @@ from sketch2shape.eval.sketch_encoder_eval import final_eval, save_encoder_train
 from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
-from sketch2shape.models.training import build_trainer, last_checkpoint
+from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.hydra import hydra_entry
 from sketch2shape.utils.training import save_config
@@ -54,6 +54,7 @@ def main(cfg) -> None:
     module.attach_decoder(deepsdf.decoder)  # SDF loss term and unseen-shape validation; not checkpointed
     trainer = build_trainer(cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finish_distributed()
     last = last_checkpoint(trainer, log)
     curve = save_encoder_training_curve(cfg.paths.output_dir)
     if curve is not None:

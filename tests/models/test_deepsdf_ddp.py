@@ -16,6 +16,7 @@ SCRIPT = textwrap.dedent(
     import torch
     from sketch2shape.data.sdf_dataset import SDFSamples
     from sketch2shape.models.deepsdf_module import DeepSDF
+    from sketch2shape.models.training import finish_distributed
 
     class Report(L.Callback):
         def on_train_end(self, trainer, module):
@@ -46,6 +47,7 @@ SCRIPT = textwrap.dedent(
         trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=3, logger=False,
                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[Report()])
         trainer.fit(model, loader)
+        finish_distributed()  # as the training tasks do: no gloo threads left at exit
     """
 )
 
