@@ -114,3 +114,21 @@ def test_script_with_device_cuda_and_no_cuda_exits_with_one_line(tmp_path, scrip
     assert out.returncode == 1
     assert out.stderr.strip() == f"{task}: device='cuda' was requested but CUDA is not available; use device=cpu or device=auto"
     assert not (tmp_path / "data").exists()  # stopped before touching the data
+
+
+def test_a_misspelled_trainer_key_added_with_plus_is_refused(tmp_path):
+    """Hydra refuses ``trainer.max_epochz=1`` itself; with ``+`` the key gets in, and build_trainer
+    refuses it before Lightning sees it (naming the close match)."""
+    from sketch2shape.models.training import build_trainer
+    from sketch2shape.utils.config import ConfigError
+
+    cfg = compose("train_deepsdf", ["device=cpu", f"paths.output_dir={tmp_path}", "+trainer.max_epochz=1"])
+    with pytest.raises(ConfigError, match=r"unknown trainer key 'max_epochz' \(did you mean 'max_epochs'\?\)"):
+        build_trainer(cfg)
+
+
+def test_a_task_without_its_data_stops_with_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "scripts/train_deepsdf.py", "data=procedural_chair_4", f"paths.root_dir={tmp_path}"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("train_deepsdf: ") and "metainfo.csv does not exist" in out.stderr

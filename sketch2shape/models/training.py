@@ -6,6 +6,7 @@ this package's :class:`~sketch2shape.models.callbacks.EpochHistory` callback.
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import lightning as L
@@ -14,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sketch2shape.models.callbacks import EpochHistory
-from sketch2shape.utils.config import ConfigError
+from sketch2shape.utils.config import ConfigError, check_keys
 from sketch2shape.utils.device import trainer_device_settings
 from sketch2shape.utils.training import instantiate_group
 
@@ -53,6 +54,8 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
         log.info("device=%s: trainer %s", cfg.get("device"), overrides)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     precision = set_matmul_precision(trainer_cfg.pop("float32_matmul_precision", None))
+    accepted = [name for name in inspect.signature(L.Trainer.__init__).parameters if name not in ("self", "logger", "callbacks")]
+    check_keys({k: v for k, v in trainer_cfg.items() if not k.startswith("_")}, (*accepted, "float32_matmul_precision"), "trainer")
     if precision != "highest":
         log.info("float32 matmul precision: %s", precision)
     return instantiate(trainer_cfg, logger=loggers or False, callbacks=all_callbacks, **overrides)

@@ -10,6 +10,10 @@ Every task takes ``device=auto|cpu|cuda|cuda:<index>`` (also where its config ha
 :func:`hydra_entry` checks it before the task starts and stops with a one-line message when it
 cannot be honoured (:func:`sketch2shape.utils.device.check_task_device`).
 
+A missing input file (``FileNotFoundError``: data not preprocessed, a checkpoint path that does
+not exist) ends the task the same way, with the message that names the file and the command that
+makes it.
+
 A config key that nothing reads (``+data.preprocess_sdf.num_sampels=1000``: Hydra adds it without
 complaint) makes the task's ``from_config`` helpers raise
 :class:`sketch2shape.utils.config.ConfigError`; :func:`hydra_entry` turns it into a one-line exit
@@ -131,6 +135,8 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
             check_task_device(cfg, config_name, cpu_only=cpu_only)
             try:
                 return task(cfg)
+            except FileNotFoundError as err:  # an input not made yet: the message names it and the command that makes it
+                raise SystemExit(f"{config_name}: {err}") from None
             except Exception as err:
                 config_error = find_config_error(err)
                 if config_error is None:
