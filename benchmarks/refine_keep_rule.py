@@ -16,8 +16,11 @@ and held-out share no chair):
   chairs 0-11, real chairs 0-5 (v13 and off_grid): 48 sketches;
 * ``holdout``: procedural test chairs 12-23, hand-drawn 12-23, real chairs 6-11: 48 sketches.
 
-python benchmarks/refine_keep_rule.py run --data-dir /work/s2s_release/data --subset dev --tag dev
-python benchmarks/refine_keep_rule.py run --data-dir /work/s2s_release/data --subset holdout --tag holdout
+python benchmarks/refine_keep_rule.py run --data-dir data --subset dev --tag dev
+python benchmarks/refine_keep_rule.py run --data-dir data --subset holdout --tag holdout
+
+(``--data-dir``: the folder ``sketch2shape train-release --data-dir data`` preprocessed
+procedural_chair_1024 into.)
 python benchmarks/refine_keep_rule.py rules benchmarks/results/refine_keep_rule/dev.csv
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +38,13 @@ import pandas as pd
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command line as run, with absolute paths written relative to the working folder, so
+    that results files name no machine's folders."""
+    return " ".join(os.path.relpath(a) if os.path.isabs(a) else a for a in argv)
+
 sys.path.insert(0, str(REPO / "benchmarks"))
 SUBSETS = {"dev": {"procedural": (0, 12), "hand_drawn": (0, 12), "real": (0, 6)},
            "holdout": {"procedural": (12, 24), "hand_drawn": (12, 24), "real": (6, 12)}}
@@ -152,7 +163,7 @@ def run(args) -> None:
     pool.close()
     pool.join()
     np.savez_compressed(out / f"{args.tag}_latents.npz", **latents)
-    (out / f"{args.tag}.cmd").write_text(f"{' '.join(sys.argv)}\nsettings: {refine}, mesh {args.mesh}; {time.perf_counter() - began:.0f} s on {args.workers} processes\n")
+    (out / f"{args.tag}.cmd").write_text(f"{recorded_command(sys.argv)}\nsettings: {refine}, mesh {args.mesh}; {time.perf_counter() - began:.0f} s on {args.workers} processes\n")
 
 
 # ------------------------------------------------------------------------------------------ rules
