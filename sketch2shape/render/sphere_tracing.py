@@ -219,6 +219,22 @@ def refine_closest(sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tenso
     return t
 
 
+def scatter_hits(rays: int, hit_index: torch.Tensor, normals_cam: torch.Tensor, t_hit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-ray images from the hits: normals ``(rays, 3)`` (camera frame, 0 where a ray missed)
+    and depth ``(rays,)`` (ray parameter, ``inf`` where it missed); ``hit_index`` ``(M,)`` with
+    ``normals_cam`` ``(M, 3)`` and ``t_hit`` ``(M,)``. Differentiable in the hits' values."""
+    normals = torch.zeros(rays, 3, device=normals_cam.device, dtype=normals_cam.dtype).index_put((hit_index,), normals_cam)
+    depth = torch.full((rays,), float("inf"), device=t_hit.device, dtype=t_hit.dtype).index_put((hit_index,), t_hit)
+    return normals, depth
+
+
+def near_misses(in_bound: torch.Tensor, trace: "TraceResult", settings: TracingSettings) -> torch.Tensor:
+    """Indices ``(K,)`` of the rays inside the bound that missed but came within
+    ``6 * settings.temperature`` of the surface: the misses whose soft silhouette is not 0 to
+    within sigmoid(-6)."""
+    return (in_bound & ~trace.hit & (trace.closest < 6 * settings.temperature)).nonzero().squeeze(-1)
+
+
 def render_reference(
     sdf_fn: SDFFunction,
     camera: Camera,
@@ -253,16 +269,12 @@ def render_reference(
     normals_world = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     normals_cam = camera.directions_to_camera(normals_world)
 
-    normals = torch.zeros(n * n, 3, device=origins.device, dtype=normals_cam.dtype)
-    normals = normals.index_put((hit_index,), normals_cam)
-    depth = torch.full((n * n,), float("inf"), device=origins.device, dtype=t_hit.dtype)
-    depth = depth.index_put((hit_index,), t_hit)
+    normals, depth = scatter_hits(n * n, hit_index, normals_cam, t_hit)
 
     # Soft silhouette: just behind the hit for hits, at the closest approach for misses that
     # came within a few temperatures of the surface (refined, so that its gradient is the
     # envelope's); farther misses are 0 to within sigmoid(-6) and are left at 0.
-    near_miss = in_bound & ~trace.hit & (trace.closest < 6 * settings.temperature)
-    miss_index = near_miss.nonzero().squeeze(-1)
+    miss_index = near_misses(in_bound, trace, settings)
     t_miss = refine_closest(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index])
     probe_hit = x_hit + settings.inside_offset * d
     probe_miss = origins[miss_index] + t_miss[:, None] * dirs[miss_index]
@@ -564,15 +576,11 @@ def render_batch(
     rotation = cameras.rotation(normals_world.dtype, normals_world.device)[hit_index // pixels]  # (hits, 3, 3)
     normals_cam = (rotation * normals_world[:, None, :]).sum(-1)
 
-    normals = torch.zeros(views * pixels, 3, device=origins.device, dtype=normals_cam.dtype)
-    normals = normals.index_put((hit_index,), normals_cam)
-    depth = torch.full((views * pixels,), float("inf"), device=origins.device, dtype=t_hit.dtype)
-    depth = depth.index_put((hit_index,), t_hit)
+    normals, depth = scatter_hits(views * pixels, hit_index, normals_cam, t_hit)
 
     # Soft silhouette, as render_reference: behind the hit for hits, at the refined closest
     # approach for near misses; both probes in one SDF call.
-    near_miss = in_bound & ~trace.hit & (trace.closest < 6 * settings.temperature)
-    miss_index = near_miss.nonzero().squeeze(-1)
+    miss_index = near_misses(in_bound, trace, settings)
     t_miss = refine_closest_batched(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index], chunk=chunk)
     probes = torch.cat([x_hit + settings.inside_offset * d, origins[miss_index] + t_miss[:, None] * dirs[miss_index]])
     soft = torch.sigmoid(-evaluate(sdf_fn, probes, chunk) / settings.temperature)
