@@ -150,22 +150,6 @@ def parse_view(value: str | None):
     return Camera(azimuth_deg=30.0 * (index % 12), elevation_deg=15.0 if index < 12 else 35.0)
 
 
-def method_config(args: argparse.Namespace) -> dict:
-    """The :meth:`~sketch2shape.optimize.sketch_to_shape.SketchToShape.from_config` mapping of the
-    flags given; a flag left out keeps the method's default (defined there, not here)."""
-    refine: dict = {}
-    if args.steps is not None:
-        refine["steps"] = args.steps
-    if args.silhouette_weight is not None:
-        refine["loss"] = {"silhouette_weight": args.silhouette_weight}
-    config: dict = {"refine": refine}
-    if args.resolution is not None:
-        config["mesh"] = {"resolution": args.resolution}
-    if args.min_iou is not None:
-        config["min_iou"] = args.min_iou
-    return config
-
-
 def reconstruct(args: argparse.Namespace) -> None:
     """A mesh and a preview from a user's sketch: the encoder's shape at once, then a refinement
     that is kept only if it matches the sketch better (:mod:`sketch2shape.optimize.sketch_to_shape`).
@@ -202,13 +186,13 @@ def reconstruct(args: argparse.Namespace) -> None:
 
     import torch
 
-    from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
+    from sketch2shape.optimize.sketch_to_shape import method_node, sketch_to_shape_from_files
 
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     try:
-        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, config=method_config(args))
+        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou))
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     steps = method.refine_settings.steps
@@ -269,8 +253,8 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
 
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
-    from sketch2shape.models.siamese_module import load_siamese
     from sketch2shape.models.checkpoints import load_deepsdf
+    from sketch2shape.models.siamese_module import load_siamese
     from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
     from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch, sketch_optimization_settings
     from sketch2shape.optimize.sketch_to_shape import DEFAULT_MESH_RESOLUTION

@@ -19,7 +19,6 @@ framing, checking a drawing) reads only small files and never touches the models
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -316,16 +315,15 @@ class Reconstructor:
         paths = self.paths()
         deepsdf = load_deepsdf_file(paths["deepsdf"], device)
         encoder = load_sketch_encoder_file(paths["sketch_encoder"], device)
-        settings = self.settings.method
         try:
-            method = SketchToShape(deepsdf, encoder, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
+            method = SketchToShape.with_settings(deepsdf, encoder, self.settings.method)
         except ValueError as err:
             raise ValueError(f"{paths['sketch_encoder']} does not belong to {paths['deepsdf']}: {err}") from None
         return Models(deepsdf, device, method=method)
 
     def _load_demo(self, device: torch.device) -> Models:
-        from sketch2shape.models.siamese_module import load_siamese
         from sketch2shape.models.checkpoints import load_deepsdf
+        from sketch2shape.models.siamese_module import load_siamese
         from sketch2shape.optimize.sketch import RetrievalIndex
 
         paths = self.paths()

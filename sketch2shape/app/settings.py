@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sketch2shape.optimize.sketch_to_shape import SketchToShapeSettings
+from sketch2shape.optimize.sketch_to_shape import SketchToShapeSettings, method_node
 from sketch2shape.utils.hydra import CONFIG_DIR
 
 CONFIG_PATH = CONFIG_DIR / "app.yaml"
@@ -73,25 +74,16 @@ class AppSettings:
         if self.default_view is not None and int(self.default_view) < 0:
             raise ValueError(f"app default_view={self.default_view} must be a view index >= 0, or null to estimate the view")
 
-    @property
+    @cached_property
     def method(self) -> SketchToShapeSettings:
-        """The method's settings: the ones set here over the method's defaults."""
-        refine: dict[str, Any] = {}
-        if self.steps is not None:
-            refine["steps"] = int(self.steps)
-        if self.render_resolution is not None:
-            refine["resolution"] = int(self.render_resolution)
-        if self.silhouette_weight is not None:
-            refine["loss"] = {"silhouette_weight": float(self.silhouette_weight)}
-        node: dict[str, Any] = {"refine": refine, "min_iou": self.min_iou}
-        if self.resolution is not None:
-            node["mesh"] = {"resolution": int(self.resolution)}
+        """The method's settings: the ones set here over the method's defaults (built once)."""
+        node = method_node(self.steps, self.render_resolution, self.silhouette_weight, self.resolution, self.min_iou)
         return SketchToShapeSettings.from_config(node, "app")
 
-    @property
+    @cached_property
     def steps_per_job(self) -> int:
         """Optimization steps of one job: the method's refinement steps (encoder mode), or ``steps``
-        else optimize_sketch's (demo mode)."""
+        else optimize_sketch's (demo mode); read once, not per request."""
         if self.demo_mode and self.steps is None:
             from sketch2shape.optimize.sketch import sketch_optimization_settings
 

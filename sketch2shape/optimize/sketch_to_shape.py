@@ -316,6 +316,24 @@ class SketchToShapeSettings:
         return cls(**values)
 
 
+def method_node(steps: int | None = None, render_resolution: int | None = None, silhouette_weight: float | None = None,
+                resolution: int | None = None, min_iou: float | None = None) -> dict:
+    """The :meth:`SketchToShapeSettings.from_config` mapping of the flat settings that
+    ``sketch2shape reconstruct``'s flags and the app's settings name; ``None`` leaves a setting to
+    the method's default."""
+    refine: dict = {}
+    if steps is not None:
+        refine["steps"] = int(steps)
+    if render_resolution is not None:
+        refine["resolution"] = int(render_resolution)
+    if silhouette_weight is not None:
+        refine["loss"] = {"silhouette_weight": float(silhouette_weight)}
+    node: dict = {"refine": refine, "min_iou": min_iou}
+    if resolution is not None:
+        node["mesh"] = {"resolution": int(resolution)}
+    return node
+
+
 class SketchToShape:
     """Sketch -> shape with a DeepSDF model and a sketch encoder (module docstring).
 
@@ -346,7 +364,11 @@ class SketchToShape:
         """The method with :meth:`SketchToShapeSettings.from_config` settings: the one place where
         ``sketch2shape reconstruct``, the app and the benchmarks get theirs (a setting left out
         keeps its default). A misspelled key raises :class:`~sketch2shape.utils.config.ConfigError`."""
-        settings = SketchToShapeSettings.from_config(node)
+        return cls.with_settings(deepsdf, encoder, SketchToShapeSettings.from_config(node), siamese)
+
+    @classmethod
+    def with_settings(cls, deepsdf, encoder, settings: SketchToShapeSettings, siamese=None) -> "SketchToShape":
+        """The method with every setting taken from ``settings``."""
         return cls(deepsdf, encoder, siamese=siamese, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
 
     @property
@@ -467,4 +489,4 @@ def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.d
 
 
 __all__: Sequence[str] = ["ViewSearch", "RefineSettings", "SketchToShapeSettings", "ShapeAnswer", "SketchToShapeResult", "RefinementStopped", "SketchToShape",
-                          "sketch_to_shape_from_files", "estimate_view", "filled_outline", "iou", "mesh_pieces"]
+                          "sketch_to_shape_from_files", "method_node", "estimate_view", "filled_outline", "iou", "mesh_pieces"]
