@@ -123,7 +123,7 @@ class RefineSettings:
         if len(refined.mesh.faces) == 0:
             return "the refined shape is empty"
         if refined.iou <= first.iou + self.min_iou_gain:
-            return f"its IoU gain {refined.iou - first.iou:+.2f} is not above {self.min_iou_gain:.2f}"
+            return f"its IoU gain {refined.iou - first.iou:+.3f} is not above {self.min_iou_gain:.3f}"
         (first_count, first_largest), (count, largest) = mesh_pieces(first.mesh, self.piece_share), mesh_pieces(refined.mesh, self.piece_share)
         if count > first_count:
             return f"it is in {count} pieces, the first shape in {first_count}"
