@@ -17,8 +17,12 @@ takes, which other jobs change much less.
 * ``render, loop``: ``render`` once per view, what ``SketchObjective`` did before the warm start;
 * ``render_batch, nd``: all views in one cold ``render_batch`` call, normals without gradients
   (a silhouette loss does not need them);
-* ``warm``: the same with a ``WarmStart`` kept across the steps (what ``SketchObjective`` does
-  now): each render starts where the last one found the surface.
+* ``warm``: the same with a ``WarmStart`` kept across the steps: each render starts where the
+  last one found the surface;
+* ``warm + field``: the same with the SDF as ``decoder.field(latent)`` built once per step (the
+  latent code folded into biases, weight normalization applied once:
+  :class:`~sketch2shape.models.deepsdf.LatentField`), what ``SketchObjective`` does now. The
+  paths above call ``decoder(latent, points)`` at every evaluation, as the code before issue 12 did.
 
 ``evals/step``: SDF evaluations (points) per step, mean. ``final loss``: the loss at the last step
 (the paths follow slightly different trajectories: warm renders match cold ones within a hit's
@@ -57,8 +61,8 @@ VIEWS = [(30.0, 35.0), (120.0, 20.0), (210.0, 35.0), (300.0, 20.0)]
 class Run:
     """One optimization: a latent, its Adam, the render function of the path, and its timings."""
 
-    def __init__(self, name, render_views, decoder, start, targets, lr):
-        self.name, self.render_views, self.decoder, self.targets = name, render_views, decoder, targets
+    def __init__(self, name, render_views, field, decoder, start, targets, lr):
+        self.name, self.render_views, self.field, self.decoder, self.targets = name, render_views, field, decoder, targets
         self.latent = start.clone().requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.latent], lr=lr)
         self.times: list[float] = []
@@ -70,7 +74,8 @@ class Run:
     def step(self) -> None:
         self.latents.append(self.latent.detach().clone())
         start, cpu_start = time.perf_counter(), time.process_time()
-        silhouettes, evaluations = self.render_views(lambda p: self.decoder(self.latent, p))
+        sdf = self.decoder.field(self.latent) if self.field else (lambda p: self.decoder(self.latent, p))
+        silhouettes, evaluations = self.render_views(sdf)
         loss = F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), self.targets)
         self.optimizer.zero_grad()
         loss.backward()
@@ -82,7 +87,7 @@ class Run:
 
 
 def paths_for(cameras: list[Camera], settings: TracingSettings):
-    """name -> function(sdf) -> ((V, H, W) silhouettes, SDF evaluations)."""
+    """name -> (function(sdf) -> ((V, H, W) silhouettes, SDF evaluations), whether the path's SDF is the decoder's field)."""
     batch = CameraBatch.from_cameras(cameras)
 
     def loop(fn):
@@ -99,7 +104,8 @@ def paths_for(cameras: list[Camera], settings: TracingSettings):
             return r.silhouette, r.evaluations
         return run
 
-    return {"reference, loop": loop(render_reference), "render, loop": loop(render), "render_batch, nd": batched(False), "warm": batched(True)}
+    return {"reference, loop": (loop(render_reference), False), "render, loop": (loop(render), False), "render_batch, nd": (batched(False), False),
+            "warm": (batched(True), False), "warm + field": (batched(True), True)}
 
 
 def reference_loss(decoder, latent, cameras, settings, targets) -> float:
@@ -139,7 +145,7 @@ def main() -> None:
         cameras = [Camera(az, el, resolution=args.resolution) for az, el in VIEWS[:count]]
         with torch.no_grad():
             targets = torch.stack([render_reference(lambda p: decoder(goal, p), cam, settings).mask for cam in cameras]).float()
-        paths = [Run(name, fn, decoder, start, targets, args.lr) for name, fn in paths_for(cameras, settings).items()]
+        paths = [Run(name, fn, field, decoder, start, targets, args.lr) for name, (fn, field) in paths_for(cameras, settings).items()]
         for _ in range(args.steps):
             for path in paths:
                 path.step()

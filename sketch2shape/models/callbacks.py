@@ -121,7 +121,7 @@ class DeepSDFReport(L.Callback):
         with torch.no_grad():
             for obj_id in pl_module.train_obj_ids[: self.shapes]:
                 latent = pl_module.latent_of(obj_id)
-                mesh, _ = extract_mesh(lambda p: decoder(latent, p), resolution=self.resolution, device=latent.device)
+                mesh, _ = extract_mesh(decoder.field(latent), resolution=self.resolution, device=latent.device)
                 renders.append(render_mesh(mesh, PREVIEW_CAMERA))
                 gt_mesh = self.layout.shape(obj_id).normalized_mesh
                 truths.append(render_mesh(_load(gt_mesh), PREVIEW_CAMERA) if gt_mesh.is_file() else np.full_like(renders[-1], 255))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm as weight_norm_param
 
 
@@ -75,6 +76,16 @@ class DeepSDFDecoder(nn.Module):
         out = self.output(x).squeeze(-1)
         return torch.tanh(out) if self.tanh_output else out
 
+    def field(self, latent: torch.Tensor) -> "LatentField":
+        """The SDF of one shape, ``x -> forward(latent, x)``, with the code folded into biases
+        (:class:`LatentField`): what a renderer or a mesher calls many times per latent code.
+
+        Args:
+            latent: (D,) or (1, D) one shape's code; gradients flow back to it (and to the
+                weights, where they require them) through the field's evaluations.
+        """
+        return LatentField(self, latent)
+
     def flops_per_point(self) -> int:
         """Multiply-adds x 2 of one forward pass for one point (for throughput reports)."""
         total = 0
@@ -82,3 +93,98 @@ class DeepSDFDecoder(nn.Module):
             weight = module.weight
             total += 2 * weight.shape[0] * weight.shape[1]
         return total
+
+
+class LatentField:
+    """``points (N, 3) -> (N,)`` signed distances of one shape: :class:`DeepSDFDecoder` with its
+    latent code ``z`` folded in.
+
+    The decoder's first layer and its skip layers see ``[..., z, x]``; their weight splits as
+    ``W = [W_h, W_z, W_x]``, and ``W [h, z, x] + b = W_h h + W_x x + (W_z z + b)``. The bracket is
+    the same for every point of one shape, so it is computed once here, with the weights (weight
+    normalization applied once, not at every call), and each evaluation multiplies only the point
+    and the hidden activations: about 10 % fewer multiply-adds with the shipped decoder, no
+    (N, D) copy of the code per call, and no weight normalization per call (sphere tracing
+    evaluates one code some 60 times per render). Values equal ``decoder(z, x)`` up to float
+    rounding; gradients reach ``z`` through the folded biases (autograd sums them over the
+    points) and the points' gradients (normals, double backward) are the decoder's.
+
+    Build it from the code of the current optimization step (``decoder.field(latent)``) and drop
+    it after the step: it holds that step's weights and autograd graph. Dropout is applied as in
+    ``forward`` (the decoder's train/eval mode at call time).
+    """
+
+    def __init__(self, decoder: DeepSDFDecoder, latent: torch.Tensor) -> None:
+        latent = latent.reshape(-1)
+        if latent.shape[0] != decoder.latent_dim:
+            raise ValueError(f"latent of shape {tuple(latent.shape)}: a field needs one code of {decoder.latent_dim} values")
+        dim = decoder.latent_dim
+        self.decoder = decoder
+        self.layers: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (weight on [h, x], folded bias, width of h)
+        self.code_weights: dict[int, torch.Tensor] = {}  # layer -> W_z (out, D): d folded bias / d code
+        self.latent = latent
+        for i, layer in enumerate(decoder.hidden):
+            weight, bias = layer.weight, layer.bias  # a weight-normalized weight is computed here, once
+            hidden = weight.shape[1] - dim - 3 if (i == 0 or i in decoder.skip_layers) else weight.shape[1]
+            if hidden == weight.shape[1]:
+                self.layers.append((weight, bias, hidden))
+                continue
+            folded = torch.addmv(bias, weight[:, hidden : hidden + dim], latent.to(weight.dtype))
+            self.layers.append((torch.cat([weight[:, :hidden], weight[:, hidden + dim :]], dim=1), folded, hidden))
+            self.code_weights[i] = weight[:, hidden : hidden + dim]
+        self.output = (decoder.output.weight, decoder.output.bias)
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        """Signed distances (N,) at ``points`` (N, 3), as ``decoder(latent, points)``."""
+        x = points
+        for i, (weight, bias, hidden) in enumerate(self.layers):
+            if i > 0 and hidden != weight.shape[1]:
+                x = torch.cat([x, points], dim=-1)
+            x = self.decoder.dropout(torch.relu(F.linear(x, weight, bias)))
+        out = F.linear(x, *self.output).squeeze(-1)
+        return torch.tanh(out) if self.decoder.tanh_output else out
+
+    def linearized(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Signed distances (N,) at ``points`` (N, 3) and their gradients ``grad_x f`` (N, 3), from
+        one forward and one backward pass, or None where that does not apply (weights that require
+        gradients, or dropout in training mode: then evaluate with gradients as usual).
+
+        The distances carry the code's gradient exactly, as a linear map: the same backward pass
+        that gives ``grad_x f`` gives, per point, the gradients of the folded biases, whose
+        product with ``W_z`` is the Jacobian ``J = d f / d z`` (N, D); the returned values are
+        ``f + J (z - z)`` (equal to ``f``, gradient ``J``). A renderer that needs both the normals
+        at its hit points and the hits' gradient to the code (implicit differentiation) thus
+        runs the decoder backward over the hits once instead of twice. The points' values carry
+        no gradient to ``points``.
+        """
+        if any(p.requires_grad for p in self.decoder.parameters()) or (self.decoder.training and not isinstance(self.decoder.dropout, nn.Identity)):
+            return None
+        n = len(points)
+        with torch.enable_grad():
+            x0 = points.detach().requires_grad_(True)
+            per_point = {i: self.layers[i][1].detach().expand(n, -1).clone().requires_grad_(True) for i in self.code_weights}
+            x = x0
+            for i, (weight, bias, hidden) in enumerate(self.layers):
+                if i > 0 and hidden != weight.shape[1]:
+                    x = torch.cat([x, x0], dim=-1)
+                pre = F.linear(x, weight.detach()) + per_point[i] if i in per_point else F.linear(x, weight.detach(), bias.detach())
+                x = torch.relu(pre)
+            out = F.linear(x, self.output[0].detach(), self.output[1].detach()).squeeze(-1)
+            out = torch.tanh(out) if self.decoder.tanh_output else out
+            grads = torch.autograd.grad(out.sum(), [x0, *per_point.values()])
+        jacobian = sum(g @ self.code_weights[i].detach() for i, g in zip(per_point, grads[1:]))  # (N, D)
+        latent = self.latent.to(jacobian.dtype)
+        value = out.detach() + (jacobian * (latent - latent.detach())).sum(-1) if latent.requires_grad else out.detach()
+        return value, grads[0]
+
+
+def sdf_field(decoder, latent: torch.Tensor):
+    """``points (N, 3) -> (N,)``: the SDF of the shape with code ``latent`` (D,) under ``decoder``.
+
+    ``decoder.field(latent)`` (:class:`LatentField`, the code folded in once) where the decoder has
+    one, else ``lambda points: decoder(latent, points)`` (any ``(latent, points) -> sdf`` module,
+    e.g. the analytic decoders of the tests). Build it once per latent code, e.g. per
+    optimization step, and pass it to the renderer or the mesher.
+    """
+    field = getattr(decoder, "field", None)
+    return field(latent) if callable(field) else (lambda points: decoder(latent, points))

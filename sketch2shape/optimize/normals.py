@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.models.deepsdf import sdf_field
 from sketch2shape.optimize.latent import LatentOptimSettings
 from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun, as_bool
 from sketch2shape.optimize.sdf import start_latent_fn
@@ -84,9 +85,10 @@ class NormalMapObjective:
     def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         chosen = torch.randperm(len(self.targets), generator=self.generator)[: self.views_per_step].tolist()
         normal_terms, silhouette_terms = [], []
+        sdf = sdf_field(self.decoder, latent)
         for index in chosen:
             target = self.targets[index]
-            rendering = render(lambda p: self.decoder(latent, p), target.camera, self.tracing, device=latent.device)
+            rendering = render(sdf, target.camera, self.tracing, device=latent.device)
             both = rendering.mask & (target.mask > 0.5)
             if both.any():
                 normal_terms.append((rendering.normals[both] - target.normals[both]).abs().sum(-1).mean())
@@ -106,7 +108,7 @@ def save_view_comparisons(out_dir: Path, decoder, recon: Reconstruction, start: 
         truth = to_uint8(normals_to_image(target.normals, target.mask > 0.5))
         renders = []
         for latent in (start, recon.latent.to(start.device)):
-            rendering = render(lambda p: decoder(latent, p), target.camera, tracing, device=latent.device)
+            rendering = render(sdf_field(decoder, latent), target.camera, tracing, device=latent.device)
             renders.append(to_uint8(rendering.image.detach()))
         rows.append([truth, *renders])
     save_labeled_grid(out_dir / "views" / f"{recon.obj_id}.png", rows, col_labels=["truth", "start", "end"], title=recon.obj_id)

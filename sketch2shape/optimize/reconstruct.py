@@ -23,6 +23,7 @@ from sketch2shape.data.preprocess.mesh import load_mesh
 from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
 from sketch2shape.models.checkpoints import load_deepsdf
+from sketch2shape.models.deepsdf import sdf_field
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
 from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
@@ -96,7 +97,7 @@ class MeshSettings:
 
 def mesh_latent(model: DeepSDF, latent: torch.Tensor, settings: MeshSettings) -> trimesh.Trimesh:
     mesh, _ = extract_mesh(
-        lambda points: model.decoder(latent, points),
+        sdf_field(model.decoder, latent),
         resolution=settings.resolution,
         coarse_to_fine=settings.coarse_to_fine,
         strides=settings.strides,

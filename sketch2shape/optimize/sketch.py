@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sketch2shape.data.layout import DatasetLayout
+from sketch2shape.models.deepsdf import sdf_field
 from sketch2shape.models.siamese_module import load_siamese
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
@@ -148,7 +149,7 @@ class SketchObjective:
 
     def __call__(self, latent: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         distances, silhouettes = [], []
-        renderings = render_batch(lambda p: self.decoder(latent, p), self.cameras, self.tracing, device=latent.device,
+        renderings = render_batch(sdf_field(self.decoder, latent), self.cameras, self.tracing, device=latent.device,
                                   differentiable_normals=self.distance_weight > 0, warm=self.warm)
         for index, view in enumerate(self.views):
             rendering = renderings.view(index)
@@ -319,7 +320,7 @@ def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start:
     """``views/<obj_id>.png``: sketch | start | final | truth from the sketch view(s) and one unseen view."""
 
     def rendered(latent: torch.Tensor, camera: Camera) -> np.ndarray:
-        return to_uint8(render(lambda p: decoder(latent, p), camera, tracing, device=latent.device).image.detach())
+        return to_uint8(render(sdf_field(decoder, latent), camera, tracing, device=latent.device).image.detach())
 
     rows, labels = [], []
     device = start.device

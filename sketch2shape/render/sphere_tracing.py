@@ -513,6 +513,22 @@ class _ImplicitStep(torch.autograd.Function):
         return (-grad / ctx.slope.value).to(grad.dtype), None
 
 
+def _value_and_gradient(sdf_fn: SDFFunction, points: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sdf_fn`` at points (M, 3) with its graph (to the latent code) and ``grad_x f`` (M, 3),
+    detached. With an SDF that offers ``linearized(points)`` (a decoder's
+    :class:`~sketch2shape.models.deepsdf.LatentField`), one backward pass gives both; otherwise a
+    backward for the gradient, and the loss's backward later traverses the graph again."""
+    linearized = getattr(sdf_fn, "linearized", None)
+    parts = [points] if chunk <= 0 or len(points) <= chunk else list(points.split(chunk))
+    if linearized is not None:
+        results = [linearized(part) for part in parts]
+        if all(r is not None for r in results):
+            return torch.cat([r[0] for r in results]), torch.cat([r[1] for r in results]).detach()
+    x0 = points.detach().requires_grad_(True)
+    sdf = evaluate(sdf_fn, x0, chunk)
+    return sdf, torch.autograd.grad(sdf.sum(), x0, retain_graph=sdf.requires_grad)[0].detach()
+
+
 def _safe_slope(along: torch.Tensor) -> torch.Tensor:
     return torch.where(along.abs() < 1e-3, torch.full_like(along, -1e-3), along)  # grazing rays
 
@@ -565,9 +581,8 @@ def render_batch(
             grad = torch.autograd.grad(evaluate(sdf_fn, x_hit, chunk).sum(), x_hit, create_graph=True)[0]
             slope.value = _safe_slope((grad.detach() * d).sum(-1))
         else:
-            x0 = (o_hit + t0[:, None] * d).requires_grad_(True)
-            sdf = evaluate(sdf_fn, x0, chunk)
-            grad = torch.autograd.grad(sdf.sum(), x0, retain_graph=sdf.requires_grad)[0].detach()
+            x0 = o_hit + t0[:, None] * d
+            sdf, grad = _value_and_gradient(sdf_fn, x0, chunk)
             t_hit = t0 - (sdf - sdf.detach()) / _safe_slope((grad * d).sum(-1))
             x_hit = o_hit + t_hit[:, None] * d
     if warm is not None:

@@ -209,3 +209,27 @@ def test_low_precision_marching_stays_within_tolerance(torch_device):
     g_fast = torch.autograd.grad(fast.silhouette.sum(), z)[0]
     g_exact = torch.autograd.grad(exact.silhouette.sum(), z)[0]
     assert torch.nn.functional.cosine_similarity(g_fast, g_exact, dim=0) > 0.99
+
+
+def test_a_decoder_field_renders_and_differentiates_like_the_decoder_call(torch_device):
+    """render_batch on decoder.field(z) (code folded in; hit normals and the hits' code gradient
+    from one backward pass: LatentField.linearized) equals render_batch on decoder(z, p)."""
+    torch.manual_seed(3)
+    decoder = DeepSDFDecoder(latent_dim=8, hidden_dim=32, num_layers=4, skip_layers=(2,), dropout=0.0, tanh_output=False).to(dtype=torch.float64, device=torch_device)
+    with torch.no_grad():  # a zero level set inside the bound: shift the output to the median of the values near the centre
+        decoder.output.bias -= decoder(torch.zeros(8, dtype=torch.float64, device=torch_device), torch.rand(4000, 3, dtype=torch.float64, device=torch_device) - 0.5).median()
+    decoder.eval().requires_grad_(False)
+    z0 = torch.randn(8, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(torch_device) * 0.3
+    cameras = CameraBatch.from_views([30.0, 200.0], 20.0, resolution=32)
+    renders, grads = [], []
+    for use_field in (False, True):
+        z = z0.clone().requires_grad_(True)
+        sdf = decoder.field(z) if use_field else (lambda p, z=z: decoder(z, p))
+        r = render_batch(sdf, cameras, TracingSettings(temperature=0.05), device=torch_device, dtype=torch.float64, differentiable_normals=False)
+        (r.silhouette.sum() + r.depth[r.mask].sum()).backward()
+        renders.append(r)
+        grads.append(z.grad)
+    assert renders[0].mask.sum() > 50
+    for view in range(2):
+        assert_same_images(renders[1].view(view), renders[0].view(view), atol=1e-9)
+    assert torch.allclose(grads[1], grads[0], rtol=1e-7, atol=1e-12), (grads[1], grads[0])
