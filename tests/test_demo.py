@@ -1,7 +1,9 @@
 """`sketch2shape demo` end to end on procedural_chair_4 with tiny settings, and the reconstruct command."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -75,22 +77,30 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
 
 @pytest.mark.slow
 def test_a_wheel_install_runs_the_tasks_and_a_tiny_demo(tmp_path):
-    """Build a wheel, install it into a folder of its own, and run the demo from a folder without the
-    repository: the tasks and their configs come from the installed package, not from scripts/."""
+    """Build a wheel, install it into a fresh virtual environment, and run that environment's
+    ``sketch2shape`` command from a folder without the repository: the tasks and their configs
+    come from the installed package, not from scripts/ or the working tree. The dependencies
+    (torch and the rest, which a machine without internet cannot download) are this environment's,
+    put on the new one's path by a ``.pth`` line; sketch2shape itself is only the wheel's."""
     from tests.conftest import REPO_ROOT
 
-    wheel_dir, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "work"
+    wheel_dir, venv, work = tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(REPO_ROOT)], check=True, timeout=600)
     wheel = next(wheel_dir.glob("sketch2shape-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True, timeout=600)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True).stdout.strip())
+    (site / "test_dependencies.pth").write_text("\n".join(p for p in sys.path if p.endswith("site-packages")) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)], check=True, timeout=600)
     work.mkdir()
-    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    where = subprocess.run([sys.executable, "-c", "import sketch2shape.utils.hydra as h; print(h.config_dir())"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    assert where.returncode == 0 and where.stdout.strip().startswith(str(site)), where.stderr[-2000:]
+    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin", "HOME": str(tmp_path)}
+    where = subprocess.run([str(python), "-c", "import sketch2shape.utils.hydra as h; print(h.config_dir())"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert where.returncode == 0 and where.stdout.strip().startswith(str(site)), where.stdout[-2000:] + where.stderr[-2000:]
     # a task by name: its --help comes from the installed task module
-    help_out = subprocess.run([sys.executable, "-m", "sketch2shape", "train_deepsdf", "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    help_out = subprocess.run([str(bin_dir / "sketch2shape"), "train_deepsdf", "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert help_out.returncode == 0 and "Train a DeepSDF auto-decoder" in help_out.stdout, help_out.stderr[-2000:]
-    cmd = [sys.executable, "-m", "sketch2shape", "demo", "--data", "procedural_chair_4"] + [a for item in TINY for a in ("--set", item)]
+    cmd = [str(bin_dir / "sketch2shape"), "demo", "--data", "procedural_chair_4"] + [a for item in TINY for a in ("--set", item)]
     out = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "-m sketch2shape.tasks.train_deepsdf" in out.stdout
