@@ -99,11 +99,12 @@ def test_killing_preprocess_leaves_no_worker_behind(tmp_path, signum):
             os.killpg(proc.pid, signal.SIGINT)
         else:
             os.kill(proc.pid, signum)
-        workers_gone = wait_for(lambda: all(proc_stat(pid) is None for pid in workers), timeout=5.0, step=0.02)
+        # generous on a busy machine: what is tested is that they go, the time is printed
+        workers_gone = wait_for(lambda: all(proc_stat(pid) is None for pid in workers), timeout=30.0, step=0.02)
         worker_seconds = time.monotonic() - killed_at
         proc.wait(timeout=30)
         parent_seconds = time.monotonic() - killed_at
-        none_left = wait_for(lambda: not processes_mentioning(str(tmp_path)), timeout=5.0)
+        none_left = wait_for(lambda: not processes_mentioning(str(tmp_path)), timeout=30.0)
         name = signum if signum == "ctrl-c" else signal.Signals(signum).name
         print(f"{name}: workers {workers} gone {worker_seconds:.2f} s, "
               f"parent {parent_seconds:.2f} s after the kill")
