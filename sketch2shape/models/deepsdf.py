@@ -136,11 +136,16 @@ class LatentField:
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         """Signed distances (N,) at ``points`` (N, 3), as ``decoder(latent, points)``."""
+        dropout = self.decoder.dropout if self.decoder.training and not isinstance(self.decoder.dropout, nn.Identity) else None
+        in_place = not torch.is_grad_enabled()  # (marching) no graph that would need the activations
         x = points
         for i, (weight, bias, hidden) in enumerate(self.layers):
             if i > 0 and hidden != weight.shape[1]:
                 x = torch.cat([x, points], dim=-1)
-            x = self.decoder.dropout(torch.relu(F.linear(x, weight, bias)))
+            x = F.linear(x, weight, bias)
+            x = x.relu_() if in_place else torch.relu(x)
+            if dropout is not None:
+                x = dropout(x)
         out = F.linear(x, *self.output).squeeze(-1)
         return torch.tanh(out) if self.decoder.tanh_output else out
 

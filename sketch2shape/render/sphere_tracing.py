@@ -98,6 +98,7 @@ class TraceResult:
     closest: torch.Tensor  # that smallest |sdf| (inf for rays not traced)
     evaluations: int  # SDF evaluations spent marching
     band: "BandRecord | None" = None  # where the rays came near the surface (march(band=...) only)
+    closest_value: torch.Tensor | None = None  # the signed sdf at t_closest (march only; None: not recorded)
 
 
 class MarchState(Protocol):
@@ -402,88 +403,111 @@ def march(
         t_far = stop.to(dtype)
     if only is not None:
         active &= only
-    hit = torch.zeros(n, dtype=torch.bool, device=device)
-    best = torch.full((n,), float("inf"), device=device, dtype=dtype)
-    t_closest = t.clone()
-    # Per-ray state, written back to these (N,) tensors at every compaction and at the end.
-    state = {"t": t, "hit": hit, "best": best, "t_closest": t_closest}
+    # Per-ray state (N,) each, kept as the rows of one float tensor (K, N) and one bool tensor (B, N),
+    # so that a compaction writes back and gathers two tensors, not one per quantity (on the CPU the
+    # working set is compacted at every step, and these small operations cost as much as the SDF
+    # calls of the last steps, when a few rays creep along the surface).
+    floats = {"t": t, "best": torch.full((n,), float("inf"), device=device, dtype=dtype), "t_closest": t, "closest_value": torch.full_like(t, float("inf"))}
+    flags = {"hit": torch.zeros(n, dtype=torch.bool, device=device)}
     newton = newton_from is not None
     if newton:
         nan = torch.full((n,), float("nan"), device=device, dtype=dtype)
-        state.update(newton_from=newton_from.to(dtype).clone(), slope=nan.clone() if slope is None else slope.to(dtype).clone(), t_prev=nan.clone(), f_prev=nan.clone())
+        floats.update(newton_from=newton_from.to(dtype), slope=nan if slope is None else slope.to(dtype), t_prev=nan, f_prev=nan)
     if band is not None:
-        state.update(band_start=t.clone(), band_start_value=torch.full_like(t, float("nan")), band_end=torch.full_like(t, float("nan")),
-                     in_band=torch.zeros(n, dtype=torch.bool, device=device), approach=torch.full_like(t, float("nan")), passed=torch.full_like(t, float("inf")),
-                     last_size=torch.full_like(t, float("inf")))
+        floats.update(band_start=t, band_start_value=torch.full_like(t, float("nan")), band_end=torch.full_like(t, float("nan")),
+                      approach=torch.full_like(t, float("nan")), passed=torch.full_like(t, float("inf")), last_size=torch.full_like(t, float("inf")))
+        flags.update(in_band=torch.zeros(n, dtype=torch.bool, device=device))
+    float_names, flag_names = list(floats), list(flags)
+    all_floats, all_flags = torch.stack(list(floats.values())), torch.stack(list(flags.values()))
+
+    def unpack(float_rows: torch.Tensor, flag_rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        return dict(zip(float_names, float_rows.unbind(0))) | dict(zip(flag_names, flag_rows.unbind(0)))
+
+    def write_back() -> tuple[torch.Tensor, torch.Tensor]:
+        float_rows, flag_rows = torch.stack([w[k] for k in float_names]), torch.stack([w[k] for k in flag_names])
+        all_floats[:, index], all_flags[:, index] = float_rows, flag_rows
+        return float_rows, flag_rows
 
     index = active.nonzero().squeeze(-1)  # the working set: rays, then their state
-    o, d, tf = origins[index], dirs[index], t_far[index]
-    w = {name: value[index] for name, value in state.items()}
+    rays = torch.cat([origins, dirs, t_far[:, None]], dim=1)[index]  # (M, 7): origin, direction, where the ray escapes
+    o, d, tf = rays[:, :3], rays[:, 3:6], rays[:, 6]
+    w = unpack(all_floats[:, index], all_flags[:, index])
     live = torch.ones(len(index), dtype=torch.bool, device=device)
+    masked = every > 1  # compacting at every step, every ray of the working set is live at the start of a step
 
-    def write_back() -> None:
-        for name, value in w.items():
-            state[name][index] = value
+    def alive(mask: torch.Tensor) -> torch.Tensor:
+        return mask & live if masked else mask
 
     evaluations = 0
     for step in range(settings.max_steps):
         if step and step % every == 0:
-            write_back()
+            float_rows, flag_rows = write_back()
             keep = live.nonzero().squeeze(-1)  # the only synchronization: once per `every` steps
-            index, o, d, tf, live = index[keep], o[keep], d[keep], tf[keep], live[keep]
-            w = {name: value[keep] for name, value in w.items()}
+            index, rays, live = index[keep], rays[keep], live[keep]
+            o, d, tf = rays[:, :3], rays[:, 3:6], rays[:, 6]
+            w = unpack(float_rows[:, keep], flag_rows[:, keep])
         if len(index) == 0:
             break
         tw = w["t"]
         sdf = evaluate(sdf_fn, o + tw[:, None] * d, chunk).to(dtype)
         evaluations += len(index)
         size = sdf.abs()
-        closer = live & (size < w["best"])
+        closer = alive(size < w["best"])
         w["best"] = torch.where(closer, size, w["best"])
         w["t_closest"] = torch.where(closer, tw, w["t_closest"])
-        converged = live & (size < settings.hit_threshold)
+        w["closest_value"] = torch.where(closer, sdf, w["closest_value"])
+        converged = alive(size < settings.hit_threshold)
         w["hit"] = w["hit"] | converged
         plain = settings.step_scale * sdf
         if newton:
             secant = (sdf - w["f_prev"]) / (tw - w["t_prev"])
             df_dt = torch.where(torch.isnan(w["t_prev"]), w["slope"], secant)
             steep = df_dt < -0.05
-            newton_step = newton_step_length(sdf, torch.where(steep, df_dt, -torch.ones_like(df_dt)), settings.step_scale)
+            newton_step = newton_step_length(sdf, df_dt, settings.step_scale)  # used where steep only
             use = steep & (tw >= w["newton_from"])
-            w["t_prev"], w["f_prev"] = torch.where(live, tw, w["t_prev"]), torch.where(live, sdf, w["f_prev"])
+            w["t_prev"], w["f_prev"] = (torch.where(live, tw, w["t_prev"]), torch.where(live, sdf, w["f_prev"])) if masked else (tw, sdf)
             moved = tw + torch.where(use, newton_step, plain)
         else:
             moved = tw + plain
         if band is not None:
-            near = live & (size < band)
-            before = live & ~near & ~w["in_band"]
+            near = alive(size < band)
+            before = alive(~near & ~w["in_band"])
             w["band_start"] = torch.where(before, tw, w["band_start"])
             w["band_start_value"] = torch.where(before, sdf, w["band_start_value"])
             w["band_end"] = torch.where(near, moved, w["band_end"])
-            rose = live & (w["last_size"] < band) & (size > w["last_size"])
+            rose = alive((w["last_size"] < band) & (size > w["last_size"]))
             w["approach"] = torch.where(rose, tw, w["approach"])
             w["passed"] = torch.where(rose, torch.minimum(w["passed"], w["last_size"]), w["passed"])
-            w["last_size"] = torch.where(live, size, w["last_size"])
+            w["last_size"] = torch.where(live, size, w["last_size"]) if masked else size
             w["in_band"] = w["in_band"] | near
-        w["t"] = torch.where(live & ~converged, moved, tw)
-        live = live & ~converged & ~(moved > tf)
+        w["t"] = torch.where(alive(~converged), moved, tw)
+        live = alive(~converged & ~(moved > tf))
     write_back()
+    state = unpack(all_floats, all_flags)
     record = None
     if band is not None:
         record = BandRecord(state["band_start"], state["band_start_value"], torch.minimum(state["band_end"], t_far), state["approach"], state["passed"])
-    return TraceResult(t=t, hit=hit, t_closest=t_closest, closest=best, evaluations=evaluations, band=record)
+    return TraceResult(t=state["t"], hit=state["hit"], t_closest=state["t_closest"], closest=state["best"], evaluations=evaluations, band=record,
+                       closest_value=state["closest_value"])
 
 
 @torch.no_grad()
-def refine_closest_batched(sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tensor, t: torch.Tensor, steps: tuple[float, ...] = (0.04, 0.01), chunk: int = 0) -> torch.Tensor:
-    """:func:`refine_closest` with the three samples of each fit in one (chunked) SDF call."""
+def refine_closest_batched(sdf_fn: SDFFunction, origins: torch.Tensor, dirs: torch.Tensor, t: torch.Tensor, steps: tuple[float, ...] = (0.04, 0.01), chunk: int = 0,
+                           value: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`refine_closest` with the samples of each fit in one (chunked) SDF call; ``value``
+    (M,): the SDF at ``t`` where the caller has it (the march's sample there), which the first fit
+    then does not evaluate again."""
     m = len(t)
     for h in steps:
         if m == 0:
             break
-        shifts = torch.stack([t, t - h, t + h])  # (3, M)
-        values = evaluate(sdf_fn, (origins[None] + shifts[..., None] * dirs[None]).reshape(-1, 3), chunk).to(t.dtype).reshape(3, m)
-        f0, fm, fp = values
+        if value is None:
+            shifts = torch.stack([t, t - h, t + h])  # (3, M)
+            f0, fm, fp = evaluate(sdf_fn, (origins[None] + shifts[..., None] * dirs[None]).reshape(-1, 3), chunk).to(t.dtype).reshape(3, m)
+        else:
+            shifts = torch.stack([t - h, t + h])  # (2, M)
+            fm, fp = evaluate(sdf_fn, (origins[None] + shifts[..., None] * dirs[None]).reshape(-1, 3), chunk).to(t.dtype).reshape(2, m)
+            f0, value = value.to(t.dtype), None
         curvature = fp - 2 * f0 + fm
         shift = torch.where(curvature > 1e-12, 0.5 * h * (fm - fp) / curvature.clamp_min(1e-12), torch.zeros_like(t))
         t = t + shift.clamp(-h, h)
@@ -596,14 +620,15 @@ def render_batch(
     # Soft silhouette, as render_reference: behind the hit for hits, at the refined closest
     # approach for near misses; both probes in one SDF call.
     miss_index = near_misses(in_bound, trace, settings)
-    t_miss = refine_closest_batched(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index], chunk=chunk)
+    known = None if trace.closest_value is None else trace.closest_value[miss_index]
+    t_miss = refine_closest_batched(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index], chunk=chunk, value=known)
     probes = torch.cat([x_hit + settings.inside_offset * d, origins[miss_index] + t_miss[:, None] * dirs[miss_index]])
     soft = torch.sigmoid(-evaluate(sdf_fn, probes, chunk) / settings.temperature)
     soft_hit, soft_miss = soft[: len(hit_index)], soft[len(hit_index) :]
     silhouette = torch.zeros(views * pixels, device=origins.device, dtype=soft.dtype)
     silhouette = silhouette.index_put((hit_index,), soft_hit).index_put((miss_index,), soft_miss)
     passes = 3 if differentiable_normals else 2
-    evaluations = coarse_evaluations + trace.evaluations + passes * len(hit_index) + 7 * len(miss_index)
+    evaluations = coarse_evaluations + trace.evaluations + passes * len(hit_index) + (7 if known is None else 6) * len(miss_index)
 
     return Rendering(
         normals=normals.reshape(views, n, n, 3),

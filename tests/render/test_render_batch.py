@@ -54,7 +54,9 @@ def test_matches_reference_on_analytic_sdfs(shape, torch_device):
         new = render(sdf, cam, device=torch_device, dtype=torch.float64)
         assert new.mask.shape == (48, 48) and new.normals.shape == (48, 48, 3)
         assert_same_images(new, old)
-        assert new.evaluations == old.evaluations
+        # the same samples, but the first parabola fit of a near miss reuses the march's sample at its closest approach
+        near_misses = int(((new.silhouette > 0) & ~new.mask).sum())
+        assert near_misses > 0 and new.evaluations == old.evaluations - near_misses
 
 
 def test_matches_reference_on_a_small_mlp_images_and_latent_gradients(torch_device):
