@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import subprocess
 import sys
@@ -378,8 +379,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
     a.add_argument("--config", default=None, help="settings file (default: sketch2shape/conf/app.yaml)")
     a.set_defaults(func=app)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        refuse_unknown(sub.choices[args.command], unknown)
     args.func(args)
+
+
+def refuse_unknown(command: argparse.ArgumentParser, unknown: Sequence[str]) -> None:
+    """Exit (status 2, no traceback) naming the arguments ``command`` does not take, each with the
+    closest option it does take, and the options it takes."""
+    options = sorted({option for action in command._actions for option in action.option_strings})
+    named = []
+    for arg in unknown:
+        close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1, cutoff=0.5) if arg.startswith("-") else []
+        named.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
+    command.error(f"unrecognized arguments: {', '.join(named)}; it takes {', '.join(options)}")
 
 
 if __name__ == "__main__":
