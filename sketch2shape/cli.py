@@ -157,6 +157,16 @@ def reconstruct(args: argparse.Namespace) -> None:
     Exit status 0: written and matching; 3: written, but it matches the sketch badly."""
     import logging
 
+    from sketch2shape.utils.io import check_mesh_suffix
+
+    # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds).
+    try:
+        check_mesh_suffix(args.out)
+    except ValueError as err:
+        raise SystemExit(f"error: --out {err}") from None
+    if not Path(args.sketch).is_file():
+        raise SystemExit(f"error: sketch file {args.sketch} " + ("is a folder, not an image file" if Path(args.sketch).is_dir() else "does not exist"))
+
     from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
     from sketch2shape.models.checkpoints import PRETRAINED, CheckpointError, pretrained_available
     from sketch2shape.utils.device import resolve_device
@@ -346,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.set_defaults(func=demo)
     r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG/...; the pretrained models by default)")
     r.add_argument("sketch", help="the sketch image")
-    r.add_argument("--out", default="shape.obj", help="mesh file to write (.obj, .ply, .glb); a _preview.png is written next to it")
+    r.add_argument("--out", default="shape.obj", help="mesh file to write (.obj, .ply, .glb, .stl, ...: the suffix names the format); a _preview.png is written next to it")
     r.add_argument("--view", default=None, help="where the sketch is drawn from: auto (default: estimated), a preprocessing view 0..23, or AZIMUTH,ELEVATION in degrees")
     r.add_argument("--deepsdf-ckpt", default=None, help="your DeepSDF (a train_deepsdf checkpoint or release file; default: the pretrained one)")
     r.add_argument("--encoder-ckpt", default=None, help="your sketch encoder for that DeepSDF (train_sketch_encoder; default: the pretrained one)")

@@ -1,8 +1,10 @@
-"""The sketch2shape command refuses an option a subcommand does not take, naming the closest one."""
+"""The sketch2shape command: expected mistakes in its arguments end with one clear line."""
 
 import pytest
+import trimesh
 
 from sketch2shape.cli import main
+from sketch2shape.utils.io import MESH_SUFFIXES, save_mesh
 
 
 @pytest.mark.parametrize("argv, wrong, meant", [
@@ -17,3 +19,27 @@ def test_an_unknown_option_is_refused_with_the_closest_one(argv, wrong, meant, c
     err = capsys.readouterr().err
     assert f"sketch2shape {argv[0]}: error: unrecognized arguments: {wrong} (did you mean {meant}?)" in err
     assert "Traceback" not in err
+
+
+def test_reconstruct_refuses_a_bad_output_suffix_and_a_missing_sketch_before_loading_anything(tmp_path, capsys):
+    """Expected mistakes end with one line, before the models load (and never after the work)."""
+    sketch = tmp_path / "chair.png"
+    sketch.write_bytes(b"not read: the output suffix is checked first")
+    for argv, message in [
+        (["reconstruct", str(sketch), "--out", str(tmp_path / "chair.xyz")], "cannot write a mesh as .xyz; use one of .obj, .ply"),
+        (["reconstruct", str(tmp_path / "missing.png")], "missing.png does not exist"),
+        (["reconstruct", str(tmp_path)], "is a folder, not an image file"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert message in str(stop.value.code)
+    assert not list(tmp_path.glob("chair*.xyz"))
+
+
+@pytest.mark.parametrize("suffix", MESH_SUFFIXES)
+def test_every_accepted_mesh_suffix_is_written_and_reads_back(suffix, tmp_path):
+    box = trimesh.creation.box()
+    save_mesh(tmp_path / f"box{suffix}", box)
+    assert len(trimesh.load(tmp_path / f"box{suffix}", force="mesh").faces) == len(box.faces)
+    with pytest.raises(ValueError, match=r"box\.xyz: cannot write a mesh as \.xyz"):
+        save_mesh(tmp_path / "box.xyz", box)

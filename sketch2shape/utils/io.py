@@ -99,9 +99,22 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
         Image.fromarray(image).save(tmp)
 
 
+MESH_SUFFIXES = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")  # triangle-mesh formats trimesh writes with our dependencies (tests/test_cli_arguments.py)
+
+
+def check_mesh_suffix(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if its suffix names a mesh format :func:`save_mesh` writes, else a
+    ``ValueError`` that names the file and the accepted suffixes."""
+    path = Path(path)
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise ValueError(f"{path}: cannot write a mesh as {path.suffix or 'a file without a suffix'}; use one of {', '.join(MESH_SUFFIXES)}")
+    return path
+
+
 def save_mesh(path: str | os.PathLike, mesh: Any) -> None:
-    """Save a ``trimesh.Trimesh`` (format from the suffix: .obj, .ply, .glb), atomically."""
-    with atomic_path(path) as tmp:
+    """Save a ``trimesh.Trimesh`` atomically, in the format its suffix names (:data:`MESH_SUFFIXES`;
+    another suffix raises ``ValueError`` before anything is written)."""
+    with atomic_path(check_mesh_suffix(path)) as tmp:
         mesh.export(tmp)
 
 
