@@ -382,7 +382,8 @@ def march(
     device, dtype = origins.device, origins.dtype
     if settings.march_dtype:
         with torch.autocast(device.type, dtype=getattr(torch, settings.march_dtype)):
-            rough = march(sdf_fn, origins, dirs, replace(settings, march_dtype=None), only, start, stop, newton_from, slope)
+            rough = march(sdf_fn, origins, dirs, replace(settings, march_dtype=None), only, start, stop, newton_from, slope, band)
+        rough.closest_value = None  # low-precision values: a parabola fit evaluates its own in full precision
         if settings.polish_steps < 1:
             return rough
         polish = march(sdf_fn, origins, dirs, replace(settings, march_dtype=None, max_steps=settings.polish_steps), only=rough.hit, start=rough.t, stop=stop)
@@ -392,6 +393,7 @@ def march(
             t_closest=torch.where(rough.hit, polish.t_closest, rough.t_closest),
             closest=torch.where(rough.hit, polish.closest, rough.closest),
             evaluations=rough.evaluations + polish.evaluations,
+            band=rough.band,  # where the rays came near the surface, as the low-precision march saw it (warm start)
         )
     every = compaction_interval(settings, device)
     chunk = chunk_points(settings, device)

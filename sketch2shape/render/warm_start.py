@@ -195,7 +195,8 @@ class WarmStart:
         trace.t = torch.where(converged, t0, trace.t)
         size = torch.where(used, f_start.abs(), torch.full_like(f_start, float("inf")))
         trace.t_closest = torch.where(size < trace.closest, t0, trace.t_closest)
-        trace.closest_value = torch.where(size < trace.closest, f_start, trace.closest_value)
+        if trace.closest_value is not None:
+            trace.closest_value = torch.where(size < trace.closest, f_start, trace.closest_value)
         trace.closest = torch.minimum(size, trace.closest)
         record = trace.band
         outside = used & torch.isnan(record.start_value) & (size >= self.band)

@@ -118,3 +118,28 @@ def test_small_steps_that_add_up_refresh_the_skipped_stretches():
         remarched.append(state.remarched)
         assert state.last in ("cold", "warm")
     assert max(remarched[1:]) > 0.5 * int(cold.mask.sum()), remarched
+
+
+def test_low_precision_marching_works_with_the_warm_start():
+    """march_dtype='bfloat16' (an accepted setting) with a WarmStart, as SketchObjective uses it:
+    the warm renders follow an optimization and stay within tolerance of float32 cold renders."""
+    decoder = small_decoder(torch.float32)
+    settings = TracingSettings(march_dtype="bfloat16")
+    z = (torch.randn(8, generator=torch.Generator().manual_seed(1)) * 0.3).requires_grad_(True)
+    with torch.no_grad():
+        target = render_batch(mlp_sdf(decoder, torch.ones(8)), CAMERAS).mask.float()
+    optimizer = torch.optim.Adam([z], lr=0.05)
+    state, kinds = WarmStart(), []
+    for _ in range(5):
+        warm = render_batch(mlp_sdf(decoder, z), CAMERAS, settings, differentiable_normals=False, warm=state)
+        kinds.append(state.last)
+        with torch.no_grad():
+            cold = render_batch(mlp_sdf(decoder, z.detach()), CAMERAS)
+        hits = int(cold.mask.sum())
+        assert int((warm.mask ^ cold.mask).sum()) <= max(2, hits // 50)
+        assert (warm.silhouette - cold.silhouette).abs().mean() < 0.01
+        loss = F.binary_cross_entropy(warm.silhouette.clamp(1e-6, 1 - 1e-6), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert kinds[0] == "cold" and "warm" in kinds[1:], kinds
