@@ -471,15 +471,23 @@ def sketch_from_analysis(analysis: SketchAnalysis, framing: Framing = Framing())
     crop = analysis.ink[y0 : y1 + 1, x0 : x1 + 1]
     res = framing.resolution
     scale = framing.size * res / max(crop.shape)
-    # Thin the strokes, then scale the one-pixel lines as an image (linear when enlarging, area when
-    # shrinking) and thin again: lines stay connected at any scale. (Scaling the skeleton's points
-    # instead left dotted lines when enlarging by 1.5x, e.g. a 128 px drawing onto 256 px.)
-    skeleton = skeletonize(crop).astype(np.float32)
+    # Thin the strokes to one-pixel lines, bring them to the training scale and thin again, so that
+    # lines stay connected at any scale:
+    # * shrinking: every skeleton pixel goes to the output pixel it falls in. Neighbouring pixels land
+    #   on the same or neighbouring pixels, so a connected line stays connected. (Averaging the
+    #   skeleton with INTER_AREA and thresholding it dropped diagonal lines that straddle two output
+    #   pixels: a 512 px drawing with 4 px strokes came out dashed, a leg missing.)
+    # * enlarging: the lines are scaled as an image (linear), pinholes closed. (Scaling the points
+    #   left dotted lines when enlarging by 1.5x, e.g. a 128 px drawing onto 256 px.)
+    skeleton = skeletonize(crop)
     width, height = max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))
-    resized = cv2.resize(skeleton, (width, height), interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
-    lines = resized > (0.5 if scale > 1 else 0.5 * min(1.0, scale))
-    if scale > 1:  # a linear enlargement widens the lines: close pinholes, then thin back to one pixel
-        lines = cv2.morphologyEx(lines.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    if scale > 1:
+        resized = cv2.resize(skeleton.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+        lines = cv2.morphologyEx(resized.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    else:
+        ys, xs = np.nonzero(skeleton)
+        lines = np.zeros((height, width), dtype=bool)
+        lines[np.minimum((ys + 0.5) * height / crop.shape[0], height - 1).astype(np.int64), np.minimum((xs + 0.5) * width / crop.shape[1], width - 1).astype(np.int64)] = True
     lines = skeletonize(lines)
     out = np.zeros((res, res), dtype=np.uint8)
     cx, cy = framing.center[0] * res, framing.center[1] * res
