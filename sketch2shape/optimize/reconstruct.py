@@ -85,6 +85,10 @@ class MeshSettings:
     margin: float = 1.5
     batch_size: int = 65536
 
+    def __post_init__(self) -> None:
+        if self.resolution < 8:
+            raise ValueError(f"mesh resolution={self.resolution}: the marching-cubes grid needs at least 8 points a side (128-256 for a usable mesh)")
+
     @classmethod
     def from_config(cls, node, where: str = "mesh") -> "MeshSettings":
         """From a ``mesh:`` config node; a key that is no field raises

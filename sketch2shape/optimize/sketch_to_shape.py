@@ -95,6 +95,14 @@ class RefineSettings:
     min_iou_gain: float = 0.05
     piece_share: float = DEFAULT_PIECE_SHARE
 
+    def __post_init__(self) -> None:
+        if int(self.steps) != self.steps or self.steps < 0:
+            raise ValueError(f"refinement steps={self.steps}: must be a whole number >= 0 (0: the encoder's shape only; 30 to refine)")
+        if self.resolution < 8:
+            raise ValueError(f"refinement resolution={self.resolution}: must be at least 8 pixels (default {RefineSettings.resolution})")
+        if self.lr <= 0:
+            raise ValueError(f"refinement lr={self.lr}: must be > 0 (default {RefineSettings.lr})")
+
     def rejection(self, first: "ShapeAnswer", refined: "ShapeAnswer") -> str:
         """Why the refined answer may not replace the first one (``""``: it may). The keep-rule:
 
@@ -354,6 +362,8 @@ class SketchToShape:
 
     def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION),
                  view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None) -> None:
+        if not 0.0 <= min_iou <= 1.0:
+            raise ValueError(f"min_iou={min_iou}: a silhouette IoU lies between 0 and 1 (default {DEFAULT_MIN_IOU})")
         encoder.check_compatible(deepsdf)
         self.deepsdf, self.encoder, self.siamese = deepsdf, encoder, siamese
         self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing

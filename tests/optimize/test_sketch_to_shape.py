@@ -286,3 +286,17 @@ def test_refinement_is_off_by_default() -> None:
     sketch = box_sketch(CODES[0], Camera(azimuth_deg=30, elevation_deg=25))
     result = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, CODES[1]), mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64))(sketch)
     assert result.refined is None and result.chosen == "first" and result.rejected == "" and "refined" not in result.describe()
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: RefineSettings(steps=-5), "refinement steps=-5: must be a whole number >= 0"),
+    (lambda: RefineSettings(resolution=4), "refinement resolution=4: must be at least 8"),
+    (lambda: RefineSettings(lr=0.0), "refinement lr=0.0: must be > 0"),
+    (lambda: MeshSettings(resolution=3), "mesh resolution=3: the marching-cubes grid needs at least 8"),
+    (lambda: SketchToShape(None, None, min_iou=2.0), "min_iou=2.0: a silhouette IoU lies between 0 and 1"),
+])
+def test_settings_out_of_range_are_refused_naming_the_value(build, message):
+    """`reconstruct --steps -5`, `--resolution 3` or `--min-iou 2` (and the same in app.yaml) end
+    with this one line, not with a run that writes an octahedron or calls every answer poor."""
+    with pytest.raises(ValueError, match=message):
+        build()
