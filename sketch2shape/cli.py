@@ -142,10 +142,15 @@ def parse_view(value: str | None):
     try:
         if "," in text:
             azimuth, elevation = (float(v) for v in text.split(","))
-            return Camera(azimuth_deg=azimuth, elevation_deg=elevation)
-        index = int(text)
+        else:
+            index = int(text)
     except ValueError:
         raise SystemExit(f"error: --view {value!r}: expected a view index 0..{GRID_VIEWS - 1}, AZIMUTH,ELEVATION in degrees, or auto") from None
+    if "," in text:
+        try:
+            return Camera(azimuth_deg=azimuth, elevation_deg=elevation)
+        except ValueError as err:  # e.g. an elevation beyond the poles
+            raise SystemExit(f"error: --view {value}: {err}") from None
     if not 0 <= index < GRID_VIEWS:
         raise SystemExit(f"error: --view {index}: the preprocessing views are 0..{GRID_VIEWS - 1} (or give AZIMUTH,ELEVATION)")
     return Camera(azimuth_deg=30.0 * (index % 12), elevation_deg=15.0 if index < 12 else 35.0)
@@ -188,7 +193,7 @@ def reconstruct(args: argparse.Namespace) -> None:
     encoder_path = args.encoder_ckpt or PRETRAINED["sketch_encoder"]
     camera = parse_view(args.view)
     try:
-        device = resolve_device(args.device)
+        device = resolve_device(args.device, key="--device")
         gray = read_sketch_file(args.sketch)
         sketch = normalize_sketch(gray, Framing(), name=str(args.sketch))
     except (SketchInputError, ValueError) as err:
@@ -279,7 +284,7 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
         if not Path(path).is_file():
             raise SystemExit(f"error: {flag} {path} does not exist: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
     try:
-        device = resolve_device(args.device)
+        device = resolve_device(args.device, key="--device")
         gray = read_sketch_file(args.sketch)
     except (SketchInputError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None

@@ -43,3 +43,17 @@ def test_every_accepted_mesh_suffix_is_written_and_reads_back(suffix, tmp_path):
     assert len(trimesh.load(tmp_path / f"box{suffix}", force="mesh").faces) == len(box.faces)
     with pytest.raises(ValueError, match=r"box\.xyz: cannot write a mesh as \.xyz"):
         save_mesh(tmp_path / "box.xyz", box)
+
+
+def test_reconstruct_names_a_bad_view_or_device_as_the_flag_it_came_from(tmp_path):
+    from tests.conftest import REPO_ROOT
+
+    sketch = str(REPO_ROOT / "examples" / "office_chair.png")
+    for argv, message in [
+        (["reconstruct", sketch, "--out", str(tmp_path / "a.obj"), "--view", "30,200"], "--view 30,200: elevation_deg=200.0 must be within +-89"),
+        (["reconstruct", sketch, "--out", str(tmp_path / "a.obj"), "--device", "gpu"], "--device 'gpu' is not a device; accepted: auto, cpu, cuda"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert message in str(stop.value.code)
+    assert not list(tmp_path.iterdir())

@@ -7,22 +7,27 @@ import torch
 ACCEPTED_DEVICES = ("auto", "cpu", "cuda", "cuda:<index>", "mps")
 
 
-def resolve_device(name: str | None = "auto") -> torch.device:
+def resolve_device(name: str | None = "auto", key: str = "device") -> torch.device:
     """Map a config value to a ``torch.device``.
 
     ``auto`` picks CUDA when available, else CPU. Asking for CUDA on a machine without it is an
     error rather than a silent fallback, so a misconfigured GPU job does not quietly run for days
-    on the CPU.
+    on the CPU. Errors (``ValueError``) name the setting as ``key``: a config key (``device=cpu``)
+    or a command-line flag (``--device cpu``, a key that starts with ``-``).
     """
     name = "auto" if name is None else str(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def setting(value: str) -> str:
+        return f"{key} {value}" if key.startswith("-") else f"{key}={value}"
+
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(f"device={name!r} is not a device; accepted: {', '.join(ACCEPTED_DEVICES)}") from err
+        raise ValueError(f"{setting(repr(name))} is not a device; accepted: {', '.join(ACCEPTED_DEVICES)}") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was requested but CUDA is not available; use device=cpu or device=auto")
+        raise ValueError(f"{setting(repr(name))} was requested but CUDA is not available; use {setting('cpu')} or {setting('auto')}")
     return device
 
 
