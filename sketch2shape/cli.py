@@ -282,7 +282,8 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
     deepsdf_ckpt = args.deepsdf_ckpt or str(DEMO_RUN / "train_deepsdf" / "checkpoints" / "last.ckpt")
     for flag, path in (("--deepsdf-ckpt", deepsdf_ckpt), ("--siamese-ckpt", args.siamese_ckpt)):
         if not Path(path).is_file():
-            raise SystemExit(f"error: {flag} {path} does not exist: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
+            where = f" (looked for in {Path.cwd()}: run reconstruct from the folder the demo ran in)" if not Path(path).is_absolute() else ""
+            raise SystemExit(f"error: {flag} {path} does not exist{where}: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
     try:
         device = resolve_device(args.device, key="--device")
         gray = read_sketch_file(args.sketch)
