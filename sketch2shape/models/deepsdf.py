@@ -136,13 +136,22 @@ class LatentField:
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         """Signed distances (N,) at ``points`` (N, 3), as ``decoder(latent, points)``."""
-        dropout = self.decoder.dropout if self.decoder.training and not isinstance(self.decoder.dropout, nn.Identity) else None
+        return self._forward(points)
+
+    def _dropout(self) -> nn.Module | None:
+        """The decoder's dropout where it acts (training mode, a rate above 0), else None."""
+        return self.decoder.dropout if self.decoder.training and not isinstance(self.decoder.dropout, nn.Identity) else None
+
+    def _forward(self, points: torch.Tensor, biases: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+        """The MLP on ``points`` (N, 3); ``biases``: layer -> a bias that replaces the folded one
+        there (``linearized``'s per-point (N, out) leaves)."""
+        dropout = self._dropout()
         in_place = not torch.is_grad_enabled()  # (marching) no graph that would need the activations
         x = points
         for i, (weight, bias, hidden) in enumerate(self.layers):
             if i > 0 and hidden != weight.shape[1]:
                 x = torch.cat([x, points], dim=-1)
-            x = F.linear(x, weight, bias)
+            x = F.linear(x, weight) + biases[i] if biases and i in biases else F.linear(x, weight, bias)
             x = x.relu_() if in_place else torch.relu(x)
             if dropout is not None:
                 x = dropout(x)
@@ -162,20 +171,13 @@ class LatentField:
         runs the decoder backward over the hits once instead of twice. The points' values carry
         no gradient to ``points``.
         """
-        if any(p.requires_grad for p in self.decoder.parameters()) or (self.decoder.training and not isinstance(self.decoder.dropout, nn.Identity)):
+        if any(p.requires_grad for p in self.decoder.parameters()) or self._dropout() is not None:
             return None
         n = len(points)
-        with torch.enable_grad():
+        with torch.enable_grad():  # frozen weights: the graph runs to the points and the per-point biases only
             x0 = points.detach().requires_grad_(True)
             per_point = {i: self.layers[i][1].detach().expand(n, -1).clone().requires_grad_(True) for i in self.code_weights}
-            x = x0
-            for i, (weight, bias, hidden) in enumerate(self.layers):
-                if i > 0 and hidden != weight.shape[1]:
-                    x = torch.cat([x, x0], dim=-1)
-                pre = F.linear(x, weight.detach()) + per_point[i] if i in per_point else F.linear(x, weight.detach(), bias.detach())
-                x = torch.relu(pre)
-            out = F.linear(x, self.output[0].detach(), self.output[1].detach()).squeeze(-1)
-            out = torch.tanh(out) if self.decoder.tanh_output else out
+            out = self._forward(x0, per_point)
             grads = torch.autograd.grad(out.sum(), [x0, *per_point.values()])
         jacobian = sum(g @ self.code_weights[i].detach() for i, g in zip(per_point, grads[1:]))  # (N, D)
         latent = self.latent.to(jacobian.dtype)

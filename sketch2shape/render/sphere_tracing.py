@@ -313,11 +313,15 @@ def chunk_points(settings: TracingSettings, device: torch.device) -> int:
     return 512 * torch.get_num_threads() if torch.device(device).type == "cpu" else 0  # ~512 rows per thread
 
 
+def chunks(points: torch.Tensor, chunk: int = 0) -> list[torch.Tensor]:
+    """``points`` (M, ...) split into parts of ``chunk`` rows (0, or M <= chunk: one part)."""
+    return [points] if chunk <= 0 or len(points) <= chunk else list(points.split(chunk))
+
+
 def evaluate(sdf_fn: SDFFunction, points: torch.Tensor, chunk: int = 0) -> torch.Tensor:
     """``sdf_fn`` on points (M, 3) in chunks of ``chunk`` points (0: one call); (M,)."""
-    if chunk <= 0 or len(points) <= chunk:
-        return sdf_fn(points)
-    return torch.cat([sdf_fn(part) for part in points.split(chunk)])
+    parts = chunks(points, chunk)
+    return sdf_fn(parts[0]) if len(parts) == 1 else torch.cat([sdf_fn(part) for part in parts])
 
 
 NEWTON_SLACK = 0.01  # how much farther than the plain step a Newton step may go (SDF units)
@@ -545,9 +549,8 @@ def _value_and_gradient(sdf_fn: SDFFunction, points: torch.Tensor, chunk: int) -
     :class:`~sketch2shape.models.deepsdf.LatentField`), one backward pass gives both; otherwise a
     backward for the gradient, and the loss's backward later traverses the graph again."""
     linearized = getattr(sdf_fn, "linearized", None)
-    parts = [points] if chunk <= 0 or len(points) <= chunk else list(points.split(chunk))
     if linearized is not None:
-        results = [linearized(part) for part in parts]
+        results = [linearized(part) for part in chunks(points, chunk)]
         if all(r is not None for r in results):
             return torch.cat([r[0] for r in results]), torch.cat([r[1] for r in results]).detach()
     x0 = points.detach().requires_grad_(True)
