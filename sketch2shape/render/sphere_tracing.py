@@ -109,8 +109,10 @@ class MarchState(Protocol):
               settings: TracingSettings, device: torch.device) -> "TraceResult":
         """The marching of all rays ``(V*H*W, 3)`` of ``cameras``, like :func:`march` (no gradients)."""
 
-    def remember_slopes(self, hit_index: torch.Tensor, slope: torch.Tensor) -> None:
-        """``df/dt`` (M,) at the hits ``hit_index`` (M,) of the render just made."""
+    def remember(self, hit_index: torch.Tensor, slope: torch.Tensor, miss_index: torch.Tensor, t_miss: torch.Tensor, f_miss: torch.Tensor) -> None:
+        """What the render just made found after marching: ``df/dt`` (M,) at the hits
+        ``hit_index`` (M,), and for the near misses ``miss_index`` (K,) their refined closest
+        approach ``t_miss`` (K,) and the SDF there ``f_miss`` (K,)."""
 
 
 @dataclass
@@ -343,10 +345,10 @@ class BandRecord:
     recorded for :class:`~sketch2shape.render.warm_start.WarmStart`. No gradients."""
 
     start: torch.Tensor  # ray parameter of the last sample before the first one in the band (the march's start if that one was)
-    start_value: torch.Tensor  # the SDF there (nan when the first sample was already in the band)
     end: torch.Tensor  # where the step after the last sample in the band landed (nan: never in the band)
     approach: torch.Tensor  # the last sample in the band after which |sdf| rose (the ray passed near the surface there); nan: never rose
     passed: torch.Tensor  # the smallest |sdf| at such passes (inf: none)
+    clearance: torch.Tensor  # the smallest |sdf| of the samples outside the band stretch: before ``start`` or after ``end`` (inf: none)
 
 
 @torch.no_grad()
@@ -420,8 +422,9 @@ def march(
         nan = torch.full((n,), float("nan"), device=device, dtype=dtype)
         floats.update(newton_from=newton_from.to(dtype), slope=nan if slope is None else slope.to(dtype), t_prev=nan, f_prev=nan)
     if band is not None:
-        floats.update(band_start=t, band_start_value=torch.full_like(t, float("nan")), band_end=torch.full_like(t, float("nan")),
-                      approach=torch.full_like(t, float("nan")), passed=torch.full_like(t, float("inf")), last_size=torch.full_like(t, float("inf")))
+        inf = torch.full_like(t, float("inf"))
+        floats.update(band_start=t, band_end=torch.full_like(t, float("nan")), approach=torch.full_like(t, float("nan")), passed=inf,
+                      last_size=inf, before_min=inf, after_min=inf)
         flags.update(in_band=torch.zeros(n, dtype=torch.bool, device=device))
     float_names, flag_names = list(floats), list(flags)
     all_floats, all_flags = torch.stack(list(floats.values())), torch.stack(list(flags.values()))
@@ -479,7 +482,8 @@ def march(
             near = alive(size < band)
             before = alive(~near & ~w["in_band"])
             w["band_start"] = torch.where(before, tw, w["band_start"])
-            w["band_start_value"] = torch.where(before, sdf, w["band_start_value"])
+            w["before_min"] = torch.where(before, torch.minimum(w["before_min"], size), w["before_min"])
+            w["after_min"] = torch.where(near, float("inf"), torch.minimum(w["after_min"], size))  # since the last sample in the band
             w["band_end"] = torch.where(near, moved, w["band_end"])
             rose = alive((w["last_size"] < band) & (size > w["last_size"]))
             w["approach"] = torch.where(rose, tw, w["approach"])
@@ -492,7 +496,8 @@ def march(
     state = unpack(all_floats, all_flags)
     record = None
     if band is not None:
-        record = BandRecord(state["band_start"], state["band_start_value"], torch.minimum(state["band_end"], t_far), state["approach"], state["passed"])
+        record = BandRecord(state["band_start"], torch.minimum(state["band_end"], t_far), state["approach"], state["passed"],
+                            torch.minimum(state["before_min"], state["after_min"]))
     return TraceResult(t=state["t"], hit=state["hit"], t_closest=state["t_closest"], closest=state["best"], evaluations=evaluations, band=record,
                        closest_value=state["closest_value"])
 
@@ -614,8 +619,6 @@ def render_batch(
             sdf, grad = _value_and_gradient(sdf_fn, x0, chunk)
             t_hit = t0 - (sdf - sdf.detach()) / _safe_slope((grad * d).sum(-1))
             x_hit = o_hit + t_hit[:, None] * d
-    if warm is not None:
-        warm.remember_slopes(hit_index, (grad.detach() * d).sum(-1))
     normals_world = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     rotation = cameras.rotation(normals_world.dtype, normals_world.device)[hit_index // pixels]  # (hits, 3, 3)
     normals_cam = (rotation * normals_world[:, None, :]).sum(-1)
@@ -628,8 +631,11 @@ def render_batch(
     known = None if trace.closest_value is None else trace.closest_value[miss_index]
     t_miss = refine_closest_batched(sdf_fn, origins[miss_index], dirs[miss_index], trace.t_closest[miss_index], chunk=chunk, value=known)
     probes = torch.cat([x_hit + settings.inside_offset * d, origins[miss_index] + t_miss[:, None] * dirs[miss_index]])
-    soft = torch.sigmoid(-evaluate(sdf_fn, probes, chunk) / settings.temperature)
+    values = evaluate(sdf_fn, probes, chunk)
+    soft = torch.sigmoid(-values / settings.temperature)
     soft_hit, soft_miss = soft[: len(hit_index)], soft[len(hit_index) :]
+    if warm is not None:
+        warm.remember(hit_index, (grad.detach() * d).sum(-1), miss_index, t_miss, values[len(hit_index) :].detach())
     silhouette = torch.zeros(views * pixels, device=origins.device, dtype=soft.dtype)
     silhouette = silhouette.index_put((hit_index,), soft_hit).index_put((miss_index,), soft_miss)
     passes = 3 if differentiable_normals else 2

@@ -18,29 +18,39 @@ after the first marches, per ray (tensors (V*H*W,), ray parameters in the units 
 * a ray that hit after passing near the surface: from the start of its band stretch, Newton
   steps only after the last pass; unless what it passed (its smallest |sdf| there) is farther
   from the surface than the shape can have moved, then as above;
-* a ray that missed but came within the band: over its band stretch only (plain sphere-tracing
-  steps, so a ray that now hits finds the hit there), or not at all while its closest approach
-  is farther than 6 temperatures (the farthest a miss counts for the soft silhouette) plus how
-  far the shape can have moved;
+* a ray that missed but came within the band: its closest approach (where the last render's
+  parabola fits put it) is evaluated again; when the surface may have reached the ray's band
+  stretch (its smallest |sdf| there minus how far the shape can have moved is below
+  ``hit_threshold``) the stretch is marched again with plain sphere-tracing steps, so a ray that
+  now hits finds the hit there; otherwise the ray still misses and that closest approach stands
+  (the renderer refines it: :func:`~sketch2shape.render.sphere_tracing.refine_closest_batched`);
 * a ray that never came within the band, or was outside the coarse region: not at all (a miss
   with silhouette 0, as a cold render gives it).
 
 How far the shape can have moved (the safety argument). Before marching, the SDF is evaluated at
-every warm start point where its previous value is known (about 0 at a hit, the recorded value
-at a band start); the largest change is this step's *drift* (SDF units). Drifts are summed since
-the last cold render; a ray whose skipped stretches were last marched at summed drift ``m`` may
-now be ``safety * (summed drift - m)`` nearer the surface there. When that reaches its clearance
-(``band`` minus the hit threshold for hits, minus 6 temperatures for misses), the ray is marched
-from the bounding sphere again ("fresh"), as are rays that max_steps stopped, rays that stopped
-hitting, and band rays whose start is now inside the surface. So a skipped stretch cannot have
-come near the surface unless the SDF changed ``safety`` times more there than at the measured
-points. The render is cold, and the bookkeeping restarts, on the first call, when the cameras,
-settings, dtype or device change, when one step's drift alone exceeds the budget (the code
-jumped to another shape: ``last == "drift"``) and every ``max_warm + 1`` renders. A cold render
-through a :class:`WarmStart` is the plain :func:`render_batch` (same samples, same images); warm
-renders match cold ones within a hit's tolerance: a few silhouette pixels can flip, depths differ
-by up to the length of ray where |sdf| < hit_threshold (``tests/render/test_warm_start.py``
-states the tolerance).
+every warm start point whose previous value is known (the last render's value at a hit, or at a
+miss's closest approach); the largest change is this step's *drift* (SDF units). Drifts are
+summed since the last cold render, and each ray keeps the sum at two moments: when it was last
+marched from the bounding sphere (``marked``) and when its band stretch was last marched
+(``band_marked``). What lies outside the band stretch (the *skipped stretches*) may now be
+``safety * (summed drift - marked)`` nearer the surface; the band stretch
+``safety * (summed drift - band_marked)``. When the first reaches the skipped stretches'
+*clearance* (the smallest |sdf| of the samples there, at least ``band``; minus the hit threshold
+for hits, minus 6 temperatures, the farthest a miss counts for the soft silhouette, for misses),
+the ray is marched from the bounding sphere again ("fresh"), as are rays that max_steps stopped,
+rays that stopped hitting, and misses whose closest approach is now inside the surface. The
+second decides between Newton steps and the band stretch for hits (against what the ray passed)
+and between reuse and the band stretch for misses (against their smallest |sdf|). So a stretch
+that was not marched again cannot have come near the surface unless the SDF changed ``safety``
+times more there than at the measured points. The render is cold, and the bookkeeping restarts,
+on the first call, when the cameras, settings, dtype or device change, when one step's drift alone
+exceeds the budget (the code jumped to another shape: ``last == "drift"``) and every
+``max_warm + 1`` renders. A cold render through a :class:`WarmStart` is the plain
+:func:`render_batch` (same samples, same images); warm renders match cold ones within a hit's
+tolerance: a few silhouette pixels can flip, depths differ by up to the length of ray where
+|sdf| < hit_threshold, and a near miss's closest approach is the minimum next to the last one,
+where a cold render takes the smallest of its samples (``tests/render/test_warm_start.py`` states
+the tolerance).
 
 The idea is the temporal coherence of real-time renderers (the last frame's depth as the next
 frame's start); the Newton steps are the secant method on ``f(x(t)) = 0`` along the ray (DVR,
@@ -67,16 +77,18 @@ class _Previous:
     device: torch.device
     hit: torch.Tensor  # bool
     t: torch.Tensor  # ray parameter of the hit (hits)
-    slope: torch.Tensor  # df/dt at the hit (hits; nan until remember_slopes)
+    slope: torch.Tensor  # df/dt at the hit (hits; nan until remember)
     band_start: torch.Tensor  # BandRecord.start
-    band_start_value: torch.Tensor  # BandRecord.start_value
     band_end: torch.Tensor  # BandRecord.end (nan: never came within the band)
     approach: torch.Tensor  # BandRecord.approach (nan: the ray only approached its hit, never passed near the surface)
     passed: torch.Tensor  # BandRecord.passed: the smallest |sdf| where it passed near the surface (inf: never)
-    closest: torch.Tensor  # the smallest |sdf| of the ray's samples
+    clearance: torch.Tensor  # BandRecord.clearance: the smallest |sdf| on the skipped stretches (their last march)
+    closest: torch.Tensor  # the smallest |sdf| of the ray's samples at its last march (the band stretch's, for misses)
+    t_closest: torch.Tensor  # where |sdf| was smallest: a hit's hit, a miss's closest approach (refined by the renderer for near misses)
+    closest_value: torch.Tensor  # the signed sdf there in the last render (nan: unknown)
     finished: torch.Tensor  # bool: converged, escaped, or skipped by design (False: max_steps stopped it, or it stopped hitting)
     marked: torch.Tensor  # summed drift when the ray was last marched from the bounding sphere (-inf: never)
-    current: torch.Tensor  # bool: the band start value is from the last render (the drift is measured against these)
+    band_marked: torch.Tensor  # summed drift when its band stretch was last marched
 
 
 class WarmStart:
@@ -118,10 +130,16 @@ class WarmStart:
             self.last = "cold"
         return self._cold(sdf_fn, cameras, origins, dirs, settings, torch.device(device))
 
-    def remember_slopes(self, hit_index: torch.Tensor, slope: torch.Tensor) -> None:
-        """``df/dt`` (M,) at the hits ``hit_index`` (M,) of the render just made, for the next Newton start."""
-        if self.previous is not None:
-            self.previous.slope = self.previous.slope.index_put((hit_index,), slope.detach().to(self.previous.slope.dtype))
+    def remember(self, hit_index: torch.Tensor, slope: torch.Tensor, miss_index: torch.Tensor, t_miss: torch.Tensor, f_miss: torch.Tensor) -> None:
+        """What the render just made found: ``df/dt`` (M,) at the hits ``hit_index`` (M,), the next
+        Newton start; the refined closest approaches ``t_miss`` (K,) of the near misses
+        ``miss_index`` (K,) and the SDF there ``f_miss`` (K,), the next render's probes."""
+        p = self.previous
+        if p is None:
+            return
+        p.slope = p.slope.index_put((hit_index,), slope.detach().to(p.slope.dtype))
+        p.t_closest = p.t_closest.index_put((miss_index,), t_miss.detach().to(p.dtype))
+        p.closest_value = p.closest_value.index_put((miss_index,), f_miss.detach().to(p.dtype))
 
     def _cold(self, sdf_fn, cameras: CameraBatch, origins, dirs, settings: TracingSettings, device: torch.device) -> TraceResult:
         """The plain render_batch marching (coarse region, then every ray in it), with band records."""
@@ -131,15 +149,19 @@ class WarmStart:
         trace = march(sdf_fn, origins, dirs, settings, only=region, band=self.band)
         inside, _, exit_ = ray_sphere(origins, dirs, settings.bound)
         marked = torch.zeros_like(trace.t)
+        band = trace.band
+        clearance = band.clearance
         if region is not None:  # rays outside the coarse region passed at least its spacing from the surface
             coarse = cameras.with_resolution(cameras.resolution // settings.coarse_factor)
             spacing = (0.75 * (coarse.distance + settings.bound) / coarse.focal_px).to(origins)
             close = (spacing < self.band).repeat_interleave(cameras.resolution**2)
             marked = torch.where(~region & close, torch.full_like(marked, -float("inf")), marked)
-        band = trace.band
+            clearance = torch.where(region, clearance, torch.full_like(clearance, self.band))
         finished = trace.hit | (trace.t > exit_) | ~inside | (~region if region is not None else False)
-        self.previous = _Previous(cameras, settings, origins.dtype, device, trace.hit, trace.t, torch.full_like(trace.t, float("nan")),
-                                  band.start, band.start_value, band.end, band.approach, band.passed, trace.closest, finished, marked, torch.ones_like(finished))
+        value = trace.closest_value if trace.closest_value is not None else torch.full_like(trace.t, float("nan"))
+        nan = torch.full_like(trace.t, float("nan"))
+        self.previous = _Previous(cameras, settings, origins.dtype, device, trace.hit, trace.t, nan, band.start, band.end, band.approach,
+                                  band.passed, clearance, trace.closest, trace.t_closest, value, finished, marked, torch.zeros_like(marked))
         self.warm_renders, self.drift, self.remarched = 0, 0.0, 0
         trace.evaluations += coarse_evaluations
         return trace
@@ -153,34 +175,37 @@ class WarmStart:
         hits = p.hit & known
         misses = p.finished & ~p.hit & ~torch.isnan(p.band_end)  # misses that came within the band
 
-        # The SDF at the last hits (where it was ~0) and band starts (recorded): the drift.
-        probed = hits | misses
-        t0 = torch.where(hits, p.t, p.band_start)
-        index = probed.nonzero().squeeze(-1)
+        # The SDF at the last hits (where it was ~0) and at the misses' closest approaches: the drift.
+        t0 = torch.where(hits, p.t, p.t_closest)
+        index = (hits | misses).nonzero().squeeze(-1)
         with torch.no_grad():
             f0 = evaluate(sdf_fn, origins[index] + t0[index, None] * dirs[index], chunk_points(settings, origins.device)).to(origins.dtype)
-        change = (f0 - torch.where(hits[index], torch.zeros_like(f0), p.band_start_value[index])).abs()
-        change = change[~torch.isnan(change) & (hits | p.current)[index]]
+        last = p.closest_value[index]  # at a hit, the value of its hit sample (below hit_threshold; 0 where unknown)
+        change = (f0 - torch.where(hits[index] & torch.isnan(last), torch.zeros_like(f0), last)).abs()
+        change = change[~torch.isnan(change)]
         drift = float(change.max()) if len(change) else 0.0
         if self.safety * drift > self.band - near:
             self.last = "drift"
             return None
         self.drift += drift
-        moved = self.safety * (self.drift - p.marked)  # how near the surface may now be to what was skipped since the last full march
+        moved = self.safety * (self.drift - p.marked)  # how much nearer the surface the skipped stretches may now be
+        moved_band = self.safety * (self.drift - p.band_marked)  # ... and the band stretch
 
-        # Per ray: from the bounding sphere (fresh), Newton from the last hit, the band stretch, or nothing.
+        # Per ray: from the bounding sphere (fresh), Newton from the last hit, the band stretch, the
+        # miss's last closest approach, or nothing.
         f_start = torch.zeros_like(p.t).index_put((index,), f0)
         fresh = inside & (~p.finished | (p.hit & ~known) | (misses & (f_start < -threshold))
-                          | (moved > torch.where(p.hit, self.band - threshold, self.band - near)))
+                          | (moved > p.clearance - torch.where(p.hit, threshold, near)))
         # Newton from the last hit when nothing the ray passed can have come to the surface, and its
         # approach through the band was short (a ray that ran along the surface for long is marched).
         straight = (p.t - p.band_start) * p.slope.abs() <= 2 * self.band
-        newton = hits & ~fresh & (moved < p.passed - threshold) & straight
-        banded = ((hits & ~newton) | (misses & (moved > p.closest - near))) & ~fresh
+        newton = hits & ~fresh & (moved_band < p.passed - threshold) & straight
+        reached = misses & ~fresh & (moved_band >= p.closest - threshold)  # the surface may have reached the band stretch
+        reuse = misses & ~fresh & ~reached
+        banded = ((hits & ~newton) | reached) & ~fresh
         converged = newton & (f_start.abs() < threshold)
-        step = torch.where(newton, newton_step_length(f_start, p.slope, settings.step_scale), settings.step_scale * f_start)
-        start = torch.where(newton | misses, torch.where(converged, t0, t0 + step), p.band_start)
-        start = torch.where(fresh, entry, start).clamp_min(entry)
+        start = torch.where(converged, t0, t0 + newton_step_length(f_start, p.slope, settings.step_scale))
+        start = torch.where(fresh, entry, torch.where(newton, start, p.band_start)).clamp_min(entry)
         stop = torch.where(banded & ~p.hit, p.band_end, exit_)
         approach = torch.where(torch.isnan(p.approach), p.band_start, p.approach)  # hits: Newton steps once past where they passed near
         newton_from = torch.where(newton, -float("inf"), torch.where(p.hit, approach, float("inf")))
@@ -188,32 +213,34 @@ class WarmStart:
         marched = (newton & ~converged) | banded | fresh
         trace = march(sdf_fn, origins, dirs, settings, only=marched, start=start, stop=stop, newton_from=newton_from, slope=slope, band=self.band)
 
-        # The start samples are samples of their rays: a hit there needs no marching, a closest
-        # approach or a band start may be there.
-        used = (newton | (banded & ~p.hit)) & ~fresh
+        # The probes are samples of their rays: a hit there needs no marching, and they are the
+        # closest approaches of the misses that were not marched.
         trace.hit = trace.hit | converged
         trace.t = torch.where(converged, t0, trace.t)
-        size = torch.where(used, f_start.abs(), torch.full_like(f_start, float("inf")))
-        trace.t_closest = torch.where(size < trace.closest, t0, trace.t_closest)
+        size = torch.where(newton | reuse, f_start.abs(), torch.full_like(f_start, float("inf")))
+        closer = size < trace.closest
+        trace.t_closest = torch.where(closer, t0, trace.t_closest)
         if trace.closest_value is not None:
-            trace.closest_value = torch.where(size < trace.closest, f_start, trace.closest_value)
+            trace.closest_value = torch.where(closer, f_start, trace.closest_value)
         trace.closest = torch.minimum(size, trace.closest)
-        record = trace.band
-        outside = used & torch.isnan(record.start_value) & (size >= self.band)
-        record.start = torch.where(outside, t0, record.start)
-        record.start_value = torch.where(outside, f_start, record.start_value)
         trace.evaluations += len(index)
 
-        # What was not re-marched keeps what the last march of it found.
+        # What was not marched again keeps what the last march of it found.
         keep = newton | ~(marched | converged)
+        band_marched = marched & ~newton
+        record = trace.band
         finished = torch.where(marched, trace.hit | ((trace.t > stop) & ~p.hit), p.finished | converged)  # a ray that stopped hitting goes fresh next time
         hit = torch.where(marched | converged, trace.hit, p.hit)
+        value = trace.closest_value if trace.closest_value is not None else torch.full_like(trace.t, float("nan"))
+        probed = marched | reuse | converged
         self.previous = _Previous(
             p.cameras, settings, p.dtype, p.device, hit, torch.where(hit, trace.t, p.t), torch.full_like(trace.t, float("nan")),
-            torch.where(keep, p.band_start, record.start), torch.where(keep, p.band_start_value, record.start_value),
-            torch.where(keep & ~newton, p.band_end, record.end), torch.where(keep, p.approach, record.approach),
-            torch.where(keep, p.passed, record.passed), torch.where(marched, trace.closest, p.closest), finished & inside,
-            torch.where(fresh, self.drift, p.marked), marched & ~newton)
+            torch.where(keep, p.band_start, record.start), torch.where(keep & ~newton, p.band_end, record.end),
+            torch.where(keep, p.approach, record.approach), torch.where(keep, p.passed, record.passed),
+            torch.where(fresh, record.clearance, torch.where(band_marched, torch.minimum(p.clearance, record.clearance), p.clearance)),
+            torch.where(marched, trace.closest, p.closest), torch.where(probed, trace.t_closest, p.t_closest),
+            torch.where(probed, value, p.closest_value), finished & inside,
+            torch.where(fresh, self.drift, p.marked), torch.where(band_marched, self.drift, p.band_marked))
         self.warm_renders += 1
         self.remarched = int(fresh.sum())
         self.last = "warm"
