@@ -12,9 +12,15 @@ passed to :func:`render_batch`, every march records, per ray, the stretch where 
 after the first marches, per ray (tensors (V*H*W,), ray parameters in the units of the scene):
 
 * a ray that hit and only *approached* its hit (|sdf| never rose within the band, and its way
-  through the band was no longer than a straight approach takes): from the last hit point, with
+  through the band was at most twice as long as a straight line at the hit's slope takes from the
+  last sample outside the band, whose |sdf| the clearance bounds): from the last hit point, with
   Newton steps (:func:`~sketch2shape.render.sphere_tracing.newton_step_length`, the previous
-  render's df/dt at the hit for the first one): 1-3 evaluations;
+  render's df/dt at the hit for the first one): 1-3 evaluations; as long as the stretch in front
+  of the hit where the surface can have come since (|sdf| was below how far it can have moved,
+  estimated at the hit's df/dt) is at most ``depth_tolerance`` long: a Newton restart finds the
+  crossing next to the last hit, and a new crossing in front of it (a part grown there, or a
+  grazing ray that now touches the surface earlier) would be missed; longer, the band stretch is
+  marched again;
 * a ray that hit after passing near the surface: from the start of its band stretch, Newton
   steps only after the last pass; unless what it passed (its smallest |sdf| there) is farther
   from the surface than the shape can have moved, then as above;
@@ -97,16 +103,20 @@ class WarmStart:
     Make one per optimization (per camera batch) and pass it as ``render_batch(..., warm=state)``
     at every step. ``band``: the distance to the surface (SDF units) within which rays are
     re-marched; ``safety``: how many times more the SDF may change away from the measured points;
-    ``max_warm``: a cold render at least every ``max_warm + 1`` renders. After each render,
+    ``max_warm``: a cold render at least every ``max_warm + 1`` renders; ``depth_tolerance``: how
+    long (scene units) the stretch of ray in front of a hit may be where the surface can now have
+    come (a new crossing there is what a Newton restart from the hit would miss) before the ray's
+    band stretch is marched again. After each render,
     ``last`` says what it was (``"cold"``, ``"warm"``, or ``"drift"``: cold because the shape
     moved too much in one step), ``drift`` is the summed drift since the last cold render and
     ``remarched`` the number of rays marched from the bounding sphere in a warm render.
     """
 
-    def __init__(self, band: float = 0.15, safety: float = 2.0, max_warm: int = 20) -> None:
-        if band <= 0 or safety < 1 or max_warm < 0:
-            raise ValueError(f"WarmStart(band={band}, safety={safety}, max_warm={max_warm}): need band > 0, safety >= 1, max_warm >= 0")
-        self.band, self.safety, self.max_warm = float(band), float(safety), int(max_warm)
+    def __init__(self, band: float = 0.15, safety: float = 2.0, max_warm: int = 20, depth_tolerance: float = 0.1) -> None:
+        if band <= 0 or safety < 1 or max_warm < 0 or depth_tolerance <= 0:
+            raise ValueError(f"WarmStart(band={band}, safety={safety}, max_warm={max_warm}, depth_tolerance={depth_tolerance}): "
+                             "need band > 0, safety >= 1, max_warm >= 0, depth_tolerance > 0")
+        self.band, self.safety, self.max_warm, self.depth_tolerance = float(band), float(safety), int(max_warm), float(depth_tolerance)
         self.previous: _Previous | None = None
         self.warm_renders = 0
         self.drift = 0.0
@@ -198,8 +208,11 @@ class WarmStart:
                           | (moved > p.clearance - torch.where(p.hit, threshold, near)))
         # Newton from the last hit when nothing the ray passed can have come to the surface, and its
         # approach through the band was short (a ray that ran along the surface for long is marched).
-        straight = (p.t - p.band_start) * p.slope.abs() <= 2 * self.band
-        newton = hits & ~fresh & (moved_band < p.passed - threshold) & straight
+        straight = (p.t - p.band_start) * p.slope.abs() <= 2 * p.clearance  # a straight line at the hit's slope takes clearance / |slope|
+        # ... and where the approach may now cross the surface ahead of the last hit (|sdf| there was
+        # below moved_band + threshold; about that over |df/dt| long) is at most `depth_tolerance` long.
+        short = (moved_band + threshold) / p.slope.abs().clamp_min(0.05) <= self.depth_tolerance
+        newton = hits & ~fresh & (moved_band < p.passed - threshold) & straight & short
         reached = misses & ~fresh & (moved_band >= p.closest - threshold)  # the surface may have reached the band stretch
         reuse = misses & ~fresh & ~reached
         banded = ((hits & ~newton) | reached) & ~fresh

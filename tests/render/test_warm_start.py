@@ -2,7 +2,8 @@
 
 Tolerance (stated in sketch2shape/render/warm_start.py): a warm render matches the cold render of
 the same shape within a hit's tolerance: at most 1% of the hit pixels flip (silhouette pixels
-the two marchings decide differently), silhouettes within 0.01 on average, depths where both hit
+the two marchings decide differently; 2.5% with the shipped decoder, whose silhouettes have more
+grazing rays), silhouettes within 0.01 on average, depths where both hit
 within 2e-3 on average and 0.05 at most (a hit is any point with |sdf| < hit_threshold, which
 along a ray grazing a sphere of radius 0.5 spans up to 0.045), latent gradients in the same
 direction (cosine > 0.95).
@@ -12,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sketch2shape.models.checkpoints import PRETRAINED, load_deepsdf_file
 from sketch2shape.render.camera import CameraBatch
 from sketch2shape.render.sphere_tracing import TracingSettings, march, render_batch
 from sketch2shape.render.warm_start import WarmStart
@@ -162,6 +164,35 @@ def test_a_still_shape_is_a_fixed_point_at_a_third_of_the_cost():
     for name in ("mask", "depth", "silhouette"):
         assert torch.allclose(getattr(second, name), getattr(first, name), atol=1e-9), name
     assert second.evaluations < 0.4 * cold.evaluations, (cold.evaluations, second.evaluations)
+
+
+def test_the_shipped_decoder_stays_within_tolerance_along_a_silhouette_fit():
+    """The shipped DeepSDF decoder, its mean code fitted to the silhouette of training shape 3 (a
+    fit whose hits move most among the benchmark's targets): every warm render stays within the
+    tolerance of the cold render of the same code. Before depth_tolerance, Newton restarts from the
+    last hits missed crossings that grew in front of them along grazing approaches: hits up to 1.1
+    deeper than the first surface from the fourth step on."""
+    model = load_deepsdf_file(PRETRAINED["deepsdf"])
+    camera = CameraBatch.from_views([30.0], [35.0], resolution=64)
+    with torch.no_grad():
+        target = render_batch(model.decoder.field(model.latents.weight[3]), camera).mask.float()
+    z = model.mean_latent().detach().clone().requires_grad_(True)
+    optimizer, state = torch.optim.Adam([z], lr=1e-2), WarmStart()
+    for _ in range(8):
+        warm = render_batch(model.decoder.field(z), camera, differentiable_normals=False, warm=state)
+        with torch.no_grad():
+            cold = render_batch(model.decoder.field(z.detach()), camera)
+        hits = int(cold.mask.sum())
+        assert int((warm.mask ^ cold.mask).sum()) <= hits // 40  # grazing rays: hit or miss is decided by where samples land
+        assert (warm.silhouette - cold.silhouette).abs().mean() < 0.01
+        both = warm.mask & cold.mask
+        depth = (warm.depth[both] - cold.depth[both]).abs()
+        assert depth.mean() < 2e-3 and depth.max() < 0.05, (depth.mean(), depth.max())
+        loss = F.binary_cross_entropy(warm.silhouette.clamp(1e-6, 1 - 1e-6), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert state.last == "warm"
 
 
 def test_low_precision_marching_works_with_the_warm_start():
