@@ -106,10 +106,10 @@ class WarmStart:
     ``max_warm``: a cold render at least every ``max_warm + 1`` renders; ``depth_tolerance``: how
     long (scene units) the stretch of ray in front of a hit may be where the surface can now have
     come (a new crossing there is what a Newton restart from the hit would miss) before the ray's
-    band stretch is marched again. After each render,
-    ``last`` says what it was (``"cold"``, ``"warm"``, or ``"drift"``: cold because the shape
-    moved too much in one step), ``drift`` is the summed drift since the last cold render and
-    ``remarched`` the number of rays marched from the bounding sphere in a warm render.
+    band stretch is marched again. After each render, ``last`` says what it was (``"cold"``,
+    ``"warm"``, or ``"drift"``: cold because the shape moved too much in one step), ``drift`` is
+    the summed drift since the last cold render and ``remarched`` the number of rays marched from
+    the bounding sphere in a warm render. Raises ``ValueError`` for a setting out of its range.
     """
 
     def __init__(self, band: float = 0.15, safety: float = 2.0, max_warm: int = 20, depth_tolerance: float = 0.1) -> None:
