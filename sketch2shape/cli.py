@@ -164,23 +164,26 @@ def reconstruct(args: argparse.Namespace) -> None:
     Exit status 0: written and matching; 3: written, but it matches the sketch badly."""
     import logging
 
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
     from sketch2shape.utils.io import check_mesh_suffix
 
-    # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds).
+    # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds);
+    # reading the sketch file (missing, a folder, not an image) needs no torch.
     try:
         check_mesh_suffix(args.out)
     except ValueError as err:
         raise SystemExit(f"error: --out {err}") from None
-    if not Path(args.sketch).is_file():
-        raise SystemExit(f"error: sketch file {args.sketch} " + ("is a folder, not an image file" if Path(args.sketch).is_dir() else "does not exist"))
+    try:
+        gray = read_sketch_file(args.sketch)
+    except SketchInputError as err:
+        raise SystemExit(f"error: {err}") from None
 
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
     from sketch2shape.models.checkpoints import PRETRAINED, CheckpointError, pretrained_available
     from sketch2shape.utils.device import resolve_device
 
     logging.basicConfig(level=logging.WARNING, format="[reconstruct] %(message)s")
     if args.siamese_ckpt and not args.encoder_ckpt:
-        return reconstruct_from_mean(args)
+        return reconstruct_from_mean(args, gray)
     if args.encoder_ckpt is None and args.deepsdf_ckpt is None and not pretrained_available():
         raise SystemExit(
             "error: this installation has no pretrained models (sketch2shape/pretrained/); train them with "
@@ -196,7 +199,6 @@ def reconstruct(args: argparse.Namespace) -> None:
     camera = parse_view(args.view)
     try:
         device = resolve_device(args.device, key="--device")
-        gray = read_sketch_file(args.sketch)
         sketch = normalize_sketch(gray, Framing(), name=str(args.sketch))
     except (SketchInputError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
@@ -261,16 +263,17 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch received", "chosen view", "front", "side", "back"])
 
 
-def reconstruct_from_mean(args: argparse.Namespace) -> None:
+def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
     """The demo's way (no sketch encoder): optimize from the mean code with the Siamese distance and
-    the silhouette term, from a dataset view (``--view``, default 13)."""
+    the silhouette term, from a dataset view (``--view``, default 13). ``gray``: the sketch file as
+    :func:`~sketch2shape.data.user_sketch.read_sketch_file` read it."""
     import json
 
     import numpy as np
     from PIL import Image
 
     from sketch2shape.data.layout import DatasetLayout
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch
     from sketch2shape.models.checkpoints import load_deepsdf
     from sketch2shape.models.siamese_module import load_siamese
     from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
@@ -288,8 +291,7 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: {flag} {path} does not exist{where}: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
     try:
         device = resolve_device(args.device, key="--device")
-        gray = read_sketch_file(args.sketch)
-    except (SketchInputError, ValueError) as err:
+    except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     view = 13 if args.view is None else args.view
     model = load_deepsdf(deepsdf_ckpt, device)
