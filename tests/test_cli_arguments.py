@@ -8,9 +8,9 @@ from sketch2shape.utils.io import MESH_SUFFIXES, save_mesh
 
 
 @pytest.mark.parametrize("argv, wrong, meant", [
-    (["reconstruct", "sketch.png", "--refine-steps", "30"], "--refine-steps", "--steps"),
-    (["demo", "--dta", "procedural_chair_4"], "--dta", "--data"),
-    (["app", "--prot", "8000"], "--prot", "--port"),
+    (["reconstruct", "sketch.png", "--refine-steps", "30"], "--refine-steps 30", "--steps"),
+    (["demo", "--dta", "procedural_chair_4"], "--dta procedural_chair_4", "--data"),
+    (["app", "--prot", "8000"], "--prot 8000", "--port"),
 ])
 def test_an_unknown_option_is_refused_with_the_closest_one(argv, wrong, meant, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -19,6 +19,31 @@ def test_an_unknown_option_is_refused_with_the_closest_one(argv, wrong, meant, c
     err = capsys.readouterr().err
     assert f"sketch2shape {argv[0]}: error: unrecognized arguments: {wrong} (did you mean {meant}?)" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("--refine-stpes", "--steps"), ("--stpes", "--steps"), ("--stesp", "--steps"), ("--optim-steps", "--steps"),
+    ("--resolutoin", "--resolution"), ("--mesh-resolution", "--resolution"), ("--out-file", "--out"), ("--output", "--out"),
+    ("--min_iou", "--min-iou"), ("--num-threads", "--threads"), ("--deepsdf-checkpoint", "--deepsdf-ckpt"),
+    ("--encoder-checkpoint", "--encoder-ckpt"), ("--weight", "--silhouette-weight"), ("--devcie", "--device"), ("--veiw", "--view"),
+    ("--no-refien", "--no-refine"), ("--ckpt", "--deepsdf-ckpt or --encoder-ckpt or --siamese-ckpt"),
+])
+def test_reconstruct_finds_the_option_a_typo_means(typed, meant, capsys):
+    """Misspelled, prefixed, abbreviated or underscored: the options reconstruct really takes."""
+    with pytest.raises(SystemExit) as stop:
+        main(["reconstruct", "sketch.png", typed, "30"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"sketch2shape reconstruct: error: unrecognized arguments: {typed} 30 (did you mean {meant}?)" in err
+    assert "Traceback" not in err
+
+
+def test_an_option_like_none_is_refused_with_the_options(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["reconstruct", "sketch.png", "--iters=5", "extra"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --iters=5, extra; it takes --data-dir, --deepsdf-ckpt, --device," in err
 
 
 def test_reconstruct_refuses_a_bad_output_suffix_and_a_missing_sketch_before_loading_anything(tmp_path, capsys):
