@@ -12,8 +12,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from sketch2shape.tasks import TASKS, task_module
+from sketch2shape.utils.suggest import closest_options
 
 LAUNCHED = time.perf_counter()  # this module loads first (about 0.03 s after the command starts): times are from here
 
@@ -341,20 +343,45 @@ def app(args: argparse.Namespace) -> None:
     serve(settings)
 
 
-def run_task(name: str, overrides: Sequence[str]) -> object:
-    """``sketch2shape <task> key=value ...``: the Hydra task ``name`` with these overrides."""
-    sys.argv = [f"sketch2shape {name}", *overrides]
+def run_task(name: str, overrides: Sequence[str], prog: str = "sketch2shape") -> object:
+    """``sketch2shape <task> key=value ...``: the Hydra task ``name`` with these overrides; ``prog``:
+    the command that started it (its help and errors name ``<prog> <task>``)."""
+    sys.argv = [f"{prog} {name}", *overrides]
     return task_module(name).main()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose mistakes end in one line and a hint instead of its whole usage block
+    (exit status 2): ``sketch2shape reconstruct: error: ...`` then ``run 'sketch2shape reconstruct
+    --help' for the options``. Its subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        what = "the commands" if self._subparsers is not None else "the options"
+        self.exit(2, f"{self.prog}: error: {message}\nrun '{self.prog} --help' for {what}\n")
+
+
+COMMANDS = ("demo", "reconstruct", "train-release", "app")
+
+
+def refuse_unknown_command(parser: argparse.ArgumentParser, name: str) -> NoReturn:
+    """Exit (status 2, one line and a hint) for a command or task ``name`` that does not exist, with
+    the ones it most likely means (:func:`closest_options`)."""
+    close = closest_options(name, [*COMMANDS, *TASKS])
+    guess = f" (did you mean {' or '.join(close)}?)" if close else ""
+    parser.error(f"unknown command {name!r}{guess}; commands: {', '.join(COMMANDS)}; Hydra tasks: {', '.join(TASKS)}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """The ``sketch2shape`` command (``python -m sketch2shape``): ``argv`` without the program name,
+    default ``sys.argv[1:]``."""
+    prog = "python -m sketch2shape" if argv is None and Path(sys.argv[0]).name == "__main__.py" else "sketch2shape"
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in TASKS:
-        run_task(argv[0], argv[1:])
+        run_task(argv[0], argv[1:], prog)
         return
-    parser = argparse.ArgumentParser(
-        prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.",
-        epilog=f"Hydra tasks (sketch2shape <task> key=value ..., --help for each): {', '.join(TASKS)}",
+    parser = OneLineParser(
+        prog=prog, description="Turn a 2D sketch into a 3D shape.",
+        epilog=f"Hydra tasks ({prog} <task> key=value ..., --help for each): {', '.join(TASKS)}",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="generate the built-in chairs, preprocess, train, reconstruct, write a report")
@@ -372,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--siamese-ckpt", default=None, help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
     r.add_argument("--data-dir", default="data", help="with --siamese-ckpt: paths.data_dir holding the dataset the checkpoints were trained on")
     r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="with --siamese-ckpt: the start code")
-    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
+    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, "
+                   "since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
     r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
     r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")
@@ -398,74 +426,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
     a.add_argument("--config", default=None, help="settings file (default: sketch2shape/conf/app.yaml)")
     a.set_defaults(func=app)
+    if set(sub.choices) != set(COMMANDS):
+        raise AssertionError(f"COMMANDS {COMMANDS} must name the subcommands {sorted(sub.choices)}")
+    if argv and not argv[0].startswith("-") and argv[0] not in sub.choices:
+        refuse_unknown_command(parser, argv[0])
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         refuse_unknown(sub.choices[args.command], unknown)
     args.func(args)
-
-
-def typo_distance(a: str, b: str) -> int:
-    """Edits from ``a`` to ``b``: insertions, deletions, substitutions and swaps of two neighbouring
-    letters, one each (optimal string alignment distance)."""
-    previous2, previous = [], list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, previous2[j - 2] + 1)
-            current.append(cost)
-        previous2, previous = previous, current
-    return previous[-1]
-
-
-def similarity(a: str, b: str) -> float:
-    """1 for equal strings, down to 0: one minus the share of :func:`typo_distance` edits."""
-    return 1.0 - typo_distance(a, b) / max(len(a), len(b), 1)
-
-
-def _same_word(typed: str, word: str) -> bool:
-    """``typed`` is ``word`` with a typo, or an abbreviation of it (``ckpt``: ``checkpoint``) or the other way round."""
-
-    def abbreviates(short: str, long: str) -> bool:
-        rest = iter(long)
-        return len(short) >= 2 and short[0] == long[0] and all(letter in rest for letter in short)
-
-    return similarity(typed, word) >= 0.75 or abbreviates(typed, word) or abbreviates(word, typed)
-
-
-def closest_options(typed: str, options: Sequence[str], cutoff: float = 0.7) -> list[str]:
-    """The options of ``options`` (``--steps``, ...) that a mistyped ``typed`` most likely means:
-    the best scoring ones (several only when they tie), none when no option scores above ``cutoff``.
-
-    Names are compared without dashes, ``_`` read as ``-``, in words split at ``-``. An option
-    scores the best of: the whole names' :func:`similarity`; the similarity of the typed name's last
-    word(s) (``--refine-stpes`` -> ``--steps``: the last word names the thing, the first ones
-    qualify it); the typed name starting with the option's name (``--output``, ``--out-file`` ->
-    ``--out``); the typed name matching the option's last word(s) (``--weight`` ->
-    ``--silhouette-weight``); each typed word a typo or an abbreviation of the option's word
-    (``--deepsdf-checkpoint`` -> ``--deepsdf-ckpt``). The partial matches count a little less than
-    a whole one of the same quality.
-    """
-
-    def words(name: str) -> list[str]:
-        return name.lstrip("-").lower().replace("_", "-").split("-")
-
-    typed_words = words(typed)
-    typed_name = "-".join(typed_words)
-    scores: dict[str, float] = {}
-    for option in options:
-        option_words = words(option)
-        option_name = "-".join(option_words)
-        candidates = [similarity(typed_name, option_name)]
-        candidates += [0.95 * similarity("-".join(typed_words[i:]), option_name) for i in range(1, len(typed_words))]
-        candidates += [0.9] if len(option_name) >= 3 and typed_name.startswith(option_name) else []
-        candidates += [0.85 * similarity(typed_name, "-".join(option_words[i:])) for i in range(1, len(option_words))]
-        if len(typed_words) == len(option_words) > 1 and all(map(_same_word, typed_words, option_words)):
-            candidates.append(0.85)
-        scores[option] = max(candidates)
-    best = max(scores.values(), default=0.0)
-    return [option for option, score in scores.items() if score > cutoff and score >= best - 1e-9]
 
 
 def refuse_unknown(command: argparse.ArgumentParser, unknown: Sequence[str]) -> None:

@@ -1,5 +1,7 @@
 """The sketch2shape command: expected mistakes in its arguments end with one clear line."""
 
+import sys
+
 import pytest
 import trimesh
 
@@ -82,3 +84,35 @@ def test_reconstruct_names_a_bad_view_or_device_as_the_flag_it_came_from(tmp_pat
             main(argv)
         assert message in str(stop.value.code)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["reconstruct", "sketch.png", "--stpes", "30"], "sketch2shape reconstruct: error: unrecognized arguments: --stpes 30 (did you mean --steps?)"),
+    (["reconstruct"], "sketch2shape reconstruct: error: the following arguments are required: sketch"),
+    (["reconstruct", "sketch.png", "--init", "zero"], "sketch2shape reconstruct: error: argument --init: invalid choice: 'zero'"),
+    (["demo", "--dta", "x", "--log-dri", "y"], "sketch2shape demo: error: unrecognized arguments: --dta x (did you mean --data?), --log-dri y (did you mean --log-dir?)"),
+    (["train-release", "--out"], "sketch2shape train-release: error: argument --out: expected one argument"),
+    (["app", "--port", "eighty"], "sketch2shape app: error: argument --port: invalid int value: 'eighty'"),
+    ([], "sketch2shape: error: the following arguments are required: command"),
+    (["demoo"], "sketch2shape: error: unknown command 'demoo' (did you mean demo?); commands: demo, reconstruct, train-release, app; Hydra tasks: copy_shapenet,"),
+    (["train-deepsdf"], "sketch2shape: error: unknown command 'train-deepsdf' (did you mean train_deepsdf?)"),
+])
+def test_argument_errors_are_one_line_and_a_hint_without_the_usage_block(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    command = message.split(": error:")[0]
+    assert len(lines) == 2 and lines[0].startswith(message), lines
+    assert lines[1] == f"run '{command} --help' for " + ("the commands" if command == "sketch2shape" else "the options")
+
+
+def test_a_hydra_task_refuses_a_mistyped_flag_in_one_line_and_a_hint(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["sketch2shape"])  # run_task sets the task's own
+    with pytest.raises(SystemExit) as stop:
+        main(["eval_siamese", "--cfgg", "job"])
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("sketch2shape eval_siamese: error: unrecognized arguments: --cfgg (did you mean --cfg?); "
+                                                   "it takes key=value overrides and Hydra's flags --cfg,"), lines
+    assert lines[1] == "run 'sketch2shape eval_siamese --help' for the options"
