@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import subprocess
 import sys
@@ -13,8 +12,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from sketch2shape.tasks import TASKS, task_module
+from sketch2shape.utils.suggest import closest_options
 
 LAUNCHED = time.perf_counter()  # this module loads first (about 0.03 s after the command starts): times are from here
 
@@ -164,23 +165,26 @@ def reconstruct(args: argparse.Namespace) -> None:
     Exit status 0: written and matching; 3: written, but it matches the sketch badly."""
     import logging
 
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
     from sketch2shape.utils.io import check_mesh_suffix
 
-    # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds).
+    # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds);
+    # reading the sketch file (missing, a folder, not an image) needs no torch.
     try:
         check_mesh_suffix(args.out)
     except ValueError as err:
         raise SystemExit(f"error: --out {err}") from None
-    if not Path(args.sketch).is_file():
-        raise SystemExit(f"error: sketch file {args.sketch} " + ("is a folder, not an image file" if Path(args.sketch).is_dir() else "does not exist"))
+    try:
+        gray = read_sketch_file(args.sketch)
+    except SketchInputError as err:
+        raise SystemExit(f"error: {err}") from None
 
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
     from sketch2shape.models.checkpoints import PRETRAINED, CheckpointError, pretrained_available
     from sketch2shape.utils.device import resolve_device
 
     logging.basicConfig(level=logging.WARNING, format="[reconstruct] %(message)s")
     if args.siamese_ckpt and not args.encoder_ckpt:
-        return reconstruct_from_mean(args)
+        return reconstruct_from_mean(args, gray)
     if args.encoder_ckpt is None and args.deepsdf_ckpt is None and not pretrained_available():
         raise SystemExit(
             "error: this installation has no pretrained models (sketch2shape/pretrained/); train them with "
@@ -196,7 +200,6 @@ def reconstruct(args: argparse.Namespace) -> None:
     camera = parse_view(args.view)
     try:
         device = resolve_device(args.device, key="--device")
-        gray = read_sketch_file(args.sketch)
         sketch = normalize_sketch(gray, Framing(), name=str(args.sketch))
     except (SketchInputError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
@@ -261,16 +264,17 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch received", "chosen view", "front", "side", "back"])
 
 
-def reconstruct_from_mean(args: argparse.Namespace) -> None:
+def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
     """The demo's way (no sketch encoder): optimize from the mean code with the Siamese distance and
-    the silhouette term, from a dataset view (``--view``, default 13)."""
+    the silhouette term, from a dataset view (``--view``, default 13). ``gray``: the sketch file as
+    :func:`~sketch2shape.data.user_sketch.read_sketch_file` read it."""
     import json
 
     import numpy as np
     from PIL import Image
 
     from sketch2shape.data.layout import DatasetLayout
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch, read_sketch_file
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch
     from sketch2shape.models.checkpoints import load_deepsdf
     from sketch2shape.models.siamese_module import load_siamese
     from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
@@ -288,8 +292,7 @@ def reconstruct_from_mean(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: {flag} {path} does not exist{where}: run `sketch2shape demo` first (it trains both models), or pass {flag} PATH")
     try:
         device = resolve_device(args.device, key="--device")
-        gray = read_sketch_file(args.sketch)
-    except (SketchInputError, ValueError) as err:
+    except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     view = 13 if args.view is None else args.view
     model = load_deepsdf(deepsdf_ckpt, device)
@@ -340,20 +343,45 @@ def app(args: argparse.Namespace) -> None:
     serve(settings)
 
 
-def run_task(name: str, overrides: Sequence[str]) -> object:
-    """``sketch2shape <task> key=value ...``: the Hydra task ``name`` with these overrides."""
-    sys.argv = [f"sketch2shape {name}", *overrides]
+def run_task(name: str, overrides: Sequence[str], prog: str = "sketch2shape") -> object:
+    """``sketch2shape <task> key=value ...``: the Hydra task ``name`` with these overrides; ``prog``:
+    the command that started it (its help and errors name ``<prog> <task>``)."""
+    sys.argv = [f"{prog} {name}", *overrides]
     return task_module(name).main()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose mistakes end in one line and a hint instead of its whole usage block
+    (exit status 2): ``sketch2shape reconstruct: error: ...`` then ``run 'sketch2shape reconstruct
+    --help' for the options``. Its subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        what = "the commands" if self._subparsers is not None else "the options"
+        self.exit(2, f"{self.prog}: error: {message}\nrun '{self.prog} --help' for {what}\n")
+
+
+COMMANDS = ("demo", "reconstruct", "train-release", "app")
+
+
+def refuse_unknown_command(parser: argparse.ArgumentParser, name: str) -> NoReturn:
+    """Exit (status 2, one line and a hint) for a command or task ``name`` that does not exist, with
+    the ones it most likely means (:func:`closest_options`)."""
+    close = closest_options(name, [*COMMANDS, *TASKS])
+    guess = f" (did you mean {' or '.join(close)}?)" if close else ""
+    parser.error(f"unknown command {name!r}{guess}; commands: {', '.join(COMMANDS)}; Hydra tasks: {', '.join(TASKS)}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """The ``sketch2shape`` command (``python -m sketch2shape``): ``argv`` without the program name,
+    default ``sys.argv[1:]``."""
+    prog = "python -m sketch2shape" if argv is None and Path(sys.argv[0]).name == "__main__.py" else "sketch2shape"
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in TASKS:
-        run_task(argv[0], argv[1:])
+        run_task(argv[0], argv[1:], prog)
         return
-    parser = argparse.ArgumentParser(
-        prog="sketch2shape", description="Turn a 2D sketch into a 3D shape.",
-        epilog=f"Hydra tasks (sketch2shape <task> key=value ..., --help for each): {', '.join(TASKS)}",
+    parser = OneLineParser(
+        prog=prog, description="Turn a 2D sketch into a 3D shape.",
+        epilog=f"Hydra tasks ({prog} <task> key=value ..., --help for each): {', '.join(TASKS)}",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="generate the built-in chairs, preprocess, train, reconstruct, write a report")
@@ -371,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--siamese-ckpt", default=None, help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
     r.add_argument("--data-dir", default="data", help="with --siamese-ckpt: paths.data_dir holding the dataset the checkpoints were trained on")
     r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="with --siamese-ckpt: the start code")
-    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
+    r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, "
+                   "since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
     r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
     r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")
@@ -397,6 +426,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
     a.add_argument("--config", default=None, help="settings file (default: sketch2shape/conf/app.yaml)")
     a.set_defaults(func=app)
+    if set(sub.choices) != set(COMMANDS):
+        raise AssertionError(f"COMMANDS {COMMANDS} must name the subcommands {sorted(sub.choices)}")
+    if argv and not argv[0].startswith("-") and argv[0] not in sub.choices:
+        refuse_unknown_command(parser, argv[0])
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         refuse_unknown(sub.choices[args.command], unknown)
@@ -404,15 +437,24 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def refuse_unknown(command: argparse.ArgumentParser, unknown: Sequence[str]) -> None:
-    """Exit (status 2, no traceback) naming the arguments ``command`` does not take, each with the
-    closest option it does take, and the options it takes."""
+    """Exit (status 2, no traceback) naming the arguments ``command`` does not take, each unknown
+    option with the option it most likely means (:func:`closest_options`) and the value after it,
+    else with the options it takes."""
     options = sorted({option for action in command._actions for option in action.option_strings})
-    named = []
+    named: list[tuple[str, list[str]]] = []  # what was typed, the options it may mean
+    value_may_follow = False
     for arg in unknown:
-        close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1, cutoff=0.5) if arg.startswith("-") else []
-        named.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
-    command.error(f"unrecognized arguments: {', '.join(named)}; it takes {', '.join(options)}")
-
+        if arg.startswith("-") and len(arg) > 1:
+            named.append((arg, closest_options(arg.split("=", 1)[0], options)))
+            value_may_follow = "=" not in arg
+        elif value_may_follow:  # the value typed after an unknown option: shown with it
+            named[-1] = (f"{named[-1][0]} {arg}", named[-1][1])
+            value_may_follow = False
+        else:
+            named.append((arg, []))
+    listed = ", ".join(f"{typed} (did you mean {' or '.join(close)}?)" if close else typed for typed, close in named)
+    guessed = any(close for _, close in named)
+    command.error(f"unrecognized arguments: {listed}" + ("" if guessed else f"; it takes {', '.join(options)}"))
 
 if __name__ == "__main__":
     main()

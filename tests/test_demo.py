@@ -43,6 +43,8 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
            "--log-dir", str(tmp_path / "logs")] + [a for item in TINY for a in ("--set", item)]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # Not a terminal: a few progress lines, not every redraw of every bar (135 in this run before).
+    assert (out.stdout + out.stderr).count("%|") <= 10, (out.stdout + out.stderr)[-3000:]
     run_dir = tmp_path / "logs" / "demo" / "procedural_chair_4"
     report = (run_dir / "report.md").read_text()
     results = pd.read_csv(run_dir / "eval_sketch_to_shape" / "results.csv")

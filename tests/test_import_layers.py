@@ -9,7 +9,8 @@ siblings and do not import each other):
 rank  layer                    what it is
 ====  =======================  =============================================================
 0     ``sketch2shape``         the package root (``__version__``)
-1     utils, pretrained        I/O, devices, Hydra entry and config helpers; the release files
+1     utils, pretrained        I/O, devices, Hydra entry and config helpers, the sketch ink and
+                               paper values; the release files
 2     render, mesh, metrics    cameras, ray casting, sphere tracing, sketches; marching cubes;
                                chamfer / F-score, Recall@k / hit@k and the retrieval index
 3     data, viz                datasets, preprocessing (renders normal maps and sketches);

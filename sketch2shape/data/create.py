@@ -6,12 +6,11 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import make_splits, read_metainfo, split_counts, write_metainfo
 from sketch2shape.data.procedural import generate_chair
 from sketch2shape.utils.io import save_mesh, write_json
+from sketch2shape.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
     counts = split_counts(sizes)
     total = sum(counts.values())
     ids = []
-    for index in tqdm(range(total), desc=f"generate {layout.name}", unit="chair"):
+    for index in progress_bar(range(total), desc=f"generate {layout.name}", unit="chair"):
         obj_id = procedural_obj_id(index)
         files = layout.shape(obj_id)
         if not files.mesh.is_file():

@@ -48,7 +48,7 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
-from sketch2shape.render.sketch import INK, PAPER
+from sketch2shape.utils.ink import INK, PAPER
 
 # 8-neighbourhood offsets (drow, dcol)
 _NEIGHBOURS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])

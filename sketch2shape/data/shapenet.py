@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import MetainfoError, assign_splits, seeded_order, split_counts, write_metainfo
 from sketch2shape.data.preprocess.mesh import MeshError, load_source_mesh
 from sketch2shape.utils.io import atomic_path
+from sketch2shape.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def copy_shapenet(source: str | Path, layout: DatasetLayout, sizes: Mapping[str,
     candidates = seeded_order(list(meshes), seed)
     chosen: list[str] = []
     failures: list[tuple[str, str, str]] = []
-    progress = tqdm(total=needed, desc=f"copy {layout.name}", unit="shape")
+    progress = progress_bar(total=needed, desc=f"copy {layout.name}", unit="shape")
     for obj_id in candidates:
         if len(chosen) == needed:
             break

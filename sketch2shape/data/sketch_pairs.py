@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.preprocess.mesh import load_mesh
@@ -49,6 +48,7 @@ from sketch2shape.render.shading import normals_to_image, to_uint8
 from sketch2shape.render.sketch import SketchSettings, sketch_from_normal_map
 from sketch2shape.utils.config import dataclass_kwargs
 from sketch2shape.utils.io import atomic_path, write_json
+from sketch2shape.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ def make_sketch_pairs(
     state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
     maker = PairMaker(str(layout.root), settings, seed, state, args, type(decoder))
     problems: list[str] = []
-    progress = tqdm(total=len(todo), desc="sketch pairs", unit="shard")
+    progress = progress_bar(total=len(todo), desc="sketch pairs", unit="shard")
     if workers > 1 and len(todo) > 1:
         context = multiprocessing.get_context("fork")
         with context.Pool(workers) as pool:

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from skimage.morphology import skeletonize
 
-from sketch2shape.render.sketch import INK, PAPER
+from sketch2shape.utils.ink import INK, PAPER
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,14 @@ def read_sketch_file(path: str | Path) -> np.ndarray:
     """A drawing file as a uint8 (H, W) grayscale array, upright, transparent pixels as paper.
 
     See ``image_to_gray`` for orientation, bit depth and transparency. Raises SketchInputError
-    naming ``path`` when it does not exist, is not an image PIL can read, or has a mode that
-    cannot be turned into gray.
+    naming ``path`` when it does not exist, is a folder, is not an image PIL can read, or has a
+    mode that cannot be turned into gray. Reading needs no torch (this module does not import it),
+    so a command can check its sketch with this function before loading the models.
     """
     path = Path(path)
     if not path.is_file():
-        raise SketchInputError(f"sketch file {path} does not exist: expected {ACCEPTED_FILES}")
+        problem = "is a folder, not an image file" if path.is_dir() else "does not exist"
+        raise SketchInputError(f"sketch file {path} {problem}: expected {ACCEPTED_FILES}")
     try:
         image = Image.open(path)
         image.load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -70,6 +71,54 @@ class EpochHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows = [dict(r) for r in state_dict.get("rows", [])]
+
+
+class EpochProgress(L.Callback):
+    """A training's progress as log lines (logger ``sketch2shape.models.callbacks``) instead of
+    Lightning's progress bar, for output that is not a terminal: ``epoch 12/100: train/loss=0.0123
+    (45 s)`` after the first epoch and the last one (whatever ended the training), and in between
+    at most every ``interval`` seconds.
+    ``build_trainer`` puts it in place of the bar when stdout (where the bar draws) is not a terminal.
+    """
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = float(interval)
+        self.started: float | None = None
+        self.last_line: float | None = None
+        self.pending: str | None = None  # the latest epoch's line, not logged yet
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self.started = self.last_line = self.pending = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        now = time.perf_counter()
+        self.pending = self.line(trainer, now - (self.started or now))
+        if self.last_line is None or now - self.last_line >= self.interval:
+            self.last_line = now
+            log.info(self.pending)
+            self.pending = None
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        if self.pending is not None and trainer.is_global_zero:  # the last epoch, whatever stopped the training
+            log.info(self.pending)
+            self.pending = None
+
+    def line(self, trainer: L.Trainer, seconds: float) -> str:
+        """``epoch <n>/<max>: <metric>=<value> ... (<seconds> s)``, the metrics the bar would show."""
+        total = f"/{trainer.max_epochs}" if trainer.max_epochs is not None and trainer.max_epochs > 0 else ""
+        metrics = []
+        for name, value in trainer.progress_bar_metrics.items():
+            try:
+                metrics.append(f"{name}={float(value):.4g}")
+            except (TypeError, ValueError, RuntimeError):
+                continue
+        return f"epoch {int(trainer.current_epoch) + 1}{total}: {' '.join(metrics) or 'done'} ({seconds:.0f} s)"
 
 
 def epoch_history(trainer: L.Trainer) -> pd.DataFrame | None:

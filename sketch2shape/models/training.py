@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sketch2shape.models.callbacks import EpochHistory
+from sketch2shape.models.callbacks import EpochHistory, EpochProgress
 from sketch2shape.utils.config import ConfigError, check_keys
 from sketch2shape.utils.device import trainer_device_settings
+from sketch2shape.utils.progress import QUIET_INTERVAL, interactive
 from sketch2shape.utils.training import instantiate_group
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,16 @@ def set_matmul_precision(value: str | None) -> str:
     return value
 
 
+def quiet_progress(trainer_cfg: dict, callbacks: list) -> bool:
+    """Whether Lightning's progress bar should give way to :class:`EpochProgress` lines: the bar is
+    enabled and is Lightning's own (no progress bar callback given), and stdout, where it draws, is
+    not a terminal (a file or a pipe keeps every redraw: :mod:`sketch2shape.utils.progress`)."""
+    from lightning.pytorch.callbacks import ProgressBar
+
+    enabled = trainer_cfg.get("enable_progress_bar", True) is not False
+    return enabled and not any(isinstance(c, ProgressBar) for c in callbacks) and not interactive(sys.stdout)
+
+
 def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     """The Lightning trainer of ``cfg.trainer`` with the config's loggers and callbacks.
 
@@ -43,7 +55,9 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     is always added: it keeps every epoch's metrics in the checkpoint and writes
     ``<run>/epoch_metrics.csv``, whatever the loggers (the training pictures read it).
     ``trainer.float32_matmul_precision`` is applied with :func:`set_matmul_precision` and not
-    passed to the Trainer.
+    passed to the Trainer. When stdout is not a terminal, Lightning's progress bar gives way to a
+    line per epoch at most every :data:`~sketch2shape.utils.progress.QUIET_INTERVAL` seconds
+    (:func:`quiet_progress`, :class:`EpochProgress`).
     """
     loggers = instantiate_group(cfg.get("logger"))
     all_callbacks = instantiate_group(cfg.get("callbacks")) + list(callbacks or [])
@@ -54,6 +68,9 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
         log.info("device=%s: trainer %s", cfg.get("device"), overrides)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     precision = set_matmul_precision(trainer_cfg.pop("float32_matmul_precision", None))
+    if quiet_progress(trainer_cfg, all_callbacks):
+        trainer_cfg["enable_progress_bar"] = False
+        all_callbacks.append(EpochProgress(QUIET_INTERVAL))
     accepted = [name for name in inspect.signature(L.Trainer.__init__).parameters if name not in ("self", "logger", "callbacks")]
     check_keys({k: v for k, v in trainer_cfg.items() if not k.startswith("_")}, (*accepted, "float32_matmul_precision"), "trainer")
     if precision != "highest":

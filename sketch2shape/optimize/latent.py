@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm
 
 from sketch2shape.models.deepsdf_module import clamped_l1
 from sketch2shape.utils.config import dataclass_kwargs
+from sketch2shape.utils.progress import progress_bar
 
 # Keys of an ``optim:`` node that :class:`SDFObjective` reads (optimize_deepsdf), not the loop.
 SDF_OPTIM_KEYS = ("points_per_step", "clamp")
@@ -62,7 +62,7 @@ def optimize_latent(
     history: list[dict[str, float]] = []
     best_total, best_latent = float("inf"), latent.detach().clone()
     steps = range(settings.steps)
-    for step in tqdm(steps, desc=description, leave=False) if progress else steps:
+    for step in progress_bar(steps, desc=description, leave=False) if progress else steps:
         optimizer.zero_grad(set_to_none=True)
         terms = objective(latent, step)
         prior = settings.prior_weight * latent.pow(2).sum()

@@ -7,7 +7,10 @@ Each module has a ``main()`` (a :func:`sketch2shape.utils.hydra.hydra_entry` app
     python -m sketch2shape.tasks.train_deepsdf +data=procedural_chair_16
     python scripts/train_deepsdf.py +data=procedural_chair_16      # from a clone: the original README's form
 
-A wheel install has the first two (the configs ship inside the package).
+A wheel install has the first two (the configs ship inside the package); ``python -m sketch2shape
+<task>`` is the first. The docstring's example lines are written with ``sketch2shape <task>``;
+``--help`` shows them with the command it was given. A task module imports what its work needs
+inside ``main``, so importing it, its ``--help`` and a mistyped flag answer quickly, without torch.
 """
 
 from __future__ import annotations

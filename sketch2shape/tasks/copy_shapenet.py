@@ -1,21 +1,22 @@
 """Import a ShapeNetCore category into data/<name>/shapes + metainfo.csv.
 
-python scripts/copy_shapenet.py data=shapenet_chair_16 +source=/path/ShapeNetCore/03001627
-python scripts/copy_shapenet.py data=shapenet_chair_sample +source=../shared/data/shapenet_sample/03001627
+sketch2shape copy_shapenet data=shapenet_chair_16 +source=/path/ShapeNetCore/03001627
+sketch2shape copy_shapenet data=shapenet_chair_sample +source=../shared/data/shapenet_sample/03001627
 """
 
 import logging
 
-from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.shapenet import copy_shapenet
 from sketch2shape.utils.hydra import hydra_entry
-from sketch2shape.utils.io import atomic_path
 
 log = logging.getLogger("copy_shapenet")
 
 
 @hydra_entry("copy_shapenet", cpu_only=True)
 def main(cfg) -> None:
+    from sketch2shape.data.layout import DatasetLayout
+    from sketch2shape.data.shapenet import copy_shapenet
+    from sketch2shape.utils.io import atomic_path
+
     source = cfg.get("source")
     if not source:
         raise SystemExit("copy_shapenet needs the ShapeNet category folder: +source=/path/ShapeNetCore/03001627")

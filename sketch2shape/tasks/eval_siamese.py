@@ -1,7 +1,7 @@
 """Evaluate a Siamese checkpoint by sketch -> normal-map retrieval, beside two baselines.
 
-python scripts/eval_siamese.py +data=procedural_chair_16 ckpt_path=/path/to/checkpoints/last.ckpt
-python scripts/eval_siamese.py +data=procedural_chair_16      # newest train_siamese checkpoint of that dataset
+sketch2shape eval_siamese +data=procedural_chair_16 ckpt_path=/path/to/checkpoints/last.ckpt
+sketch2shape eval_siamese +data=procedural_chair_16      # newest train_siamese checkpoint of that dataset
 
 Val sketches query the normal maps of all views of the train+val shapes. Writes metrics.csv
 (method, metric, value for trained / untrained / raw_pixels), per_view.csv, metrics_table.txt and
@@ -10,9 +10,6 @@ gallery.png into the run folder (<log_dir>/eval_siamese/runs/<time>/).
 
 import logging
 
-import torch
-
-from sketch2shape.eval.siamese_eval import run_eval
 from sketch2shape.utils.hydra import hydra_entry
 
 log = logging.getLogger("eval_siamese")
@@ -20,6 +17,10 @@ log = logging.getLogger("eval_siamese")
 
 @hydra_entry("eval_siamese")
 def main(cfg) -> None:
+    import torch
+
+    from sketch2shape.eval.siamese_eval import run_eval
+
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
 

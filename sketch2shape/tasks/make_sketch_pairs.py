@@ -4,19 +4,12 @@ Each DeepSDF training shape is sketched from random views (a continuous range of
 elevation), and shapes decoded from interpolated or perturbed training codes are meshed and
 sketched the same way (sketch2shape.data.sketch_pairs). Resumable; a finished folder is reused.
 
-python scripts/make_sketch_pairs.py data=procedural_chair_1024 deepsdf_ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt
-python scripts/make_sketch_pairs.py data=procedural_chair_1024 deepsdf_ckpt_path=... pairs.views_per_shape=4 pairs.decoded_shapes=0
+sketch2shape make_sketch_pairs data=procedural_chair_1024 deepsdf_ckpt_path=logs/train_deepsdf/runs/<time>/checkpoints/last.ckpt
+sketch2shape make_sketch_pairs data=procedural_chair_1024 deepsdf_ckpt_path=... pairs.views_per_shape=4 pairs.decoded_shapes=0
 """
 
 import logging
 
-import torch
-from omegaconf import OmegaConf
-
-from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.sketch_pairs import PairSettings, make_sketch_pairs
-from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
 from sketch2shape.utils.hydra import hydra_entry
 
 log = logging.getLogger("make_sketch_pairs")
@@ -24,6 +17,14 @@ log = logging.getLogger("make_sketch_pairs")
 
 @hydra_entry("make_sketch_pairs")
 def main(cfg) -> None:
+    import torch
+    from omegaconf import OmegaConf
+
+    from sketch2shape.data.layout import DatasetLayout
+    from sketch2shape.data.sketch_pairs import PairSettings, make_sketch_pairs
+    from sketch2shape.models.checkpoints import load_deepsdf
+    from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
+
     path = require_deepsdf_ckpt(cfg.get("deepsdf_ckpt_path"))
     settings = PairSettings.from_config(OmegaConf.to_container(cfg.pairs, resolve=True))
     deepsdf = load_deepsdf(path, torch.device("cpu"))

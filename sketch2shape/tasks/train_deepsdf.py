@@ -1,26 +1,27 @@
 """Train a DeepSDF auto-decoder on a dataset's SDF samples.
 
-python scripts/train_deepsdf.py +data=procedural_chair_16
-python scripts/train_deepsdf.py +experiment/train_deepsdf=shapenet_chair_16
+sketch2shape train_deepsdf +data=procedural_chair_16
+sketch2shape train_deepsdf +experiment/train_deepsdf=shapenet_chair_16
 """
 
 import logging
 
-import lightning as L
-from hydra.utils import instantiate
-
-from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.sdf_dataset import SDFDataModule
-from sketch2shape.models.callbacks import DeepSDFReport
-from sketch2shape.models.training import build_trainer, finish_distributed
 from sketch2shape.utils.hydra import hydra_entry
-from sketch2shape.utils.training import save_config
 
 log = logging.getLogger("train_deepsdf")
 
 
 @hydra_entry("train_deepsdf")
 def main(cfg) -> None:
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from sketch2shape.data.layout import DatasetLayout
+    from sketch2shape.data.sdf_dataset import SDFDataModule
+    from sketch2shape.models.callbacks import DeepSDFReport
+    from sketch2shape.models.training import build_trainer, finish_distributed
+    from sketch2shape.utils.training import save_config
+
     L.seed_everything(cfg.seed, workers=True)
     datamodule = SDFDataModule(cfg.data.data_dir, **cfg.datamodule)
     model = instantiate(cfg.model, num_shapes=datamodule.num_shapes, train_obj_ids=datamodule.train_ids, data_name=cfg.data.name, _convert_="all")

@@ -1,7 +1,7 @@
 """Train the Siamese sketch / normal-map network; validation Recall@k and hit@k every epoch.
 
-python scripts/train_siamese.py +data=procedural_chair_16
-python scripts/train_siamese.py +experiment=train_siamese/procedural_chair_16 trainer.max_epochs=2
+sketch2shape train_siamese +data=procedural_chair_16
+sketch2shape train_siamese +experiment=train_siamese/procedural_chair_16 trainer.max_epochs=2
 
 Writes into the run folder (<log_dir>/train_siamese/runs/<time>/): checkpoints/, csv/metrics.csv,
 config.yaml and training_curve.png.
@@ -9,21 +9,22 @@ config.yaml and training_curve.png.
 
 import logging
 
-import lightning as L
-import torch
-from hydra.utils import instantiate
-
-from sketch2shape.data.siamese_dataset import SiameseDataModule
-from sketch2shape.models.siamese_plots import save_training_curve
-from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
 from sketch2shape.utils.hydra import hydra_entry
-from sketch2shape.utils.training import save_config
 
 log = logging.getLogger("train_siamese")
 
 
 @hydra_entry("train_siamese")
 def main(cfg) -> None:
+    import lightning as L
+    import torch
+    from hydra.utils import instantiate
+
+    from sketch2shape.data.siamese_dataset import SiameseDataModule
+    from sketch2shape.models.siamese_plots import save_training_curve
+    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
+    from sketch2shape.utils.training import save_config
+
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     L.seed_everything(cfg.seed, workers=True)

@@ -1,8 +1,8 @@
 """Train the sketch encoder: a sketch -> the DeepSDF latent code of its shape.
 
-python scripts/train_sketch_encoder.py +experiment/train_sketch_encoder=procedural_chair_16 deepsdf_ckpt_path=...
-python scripts/train_sketch_encoder.py +data=shapenet_chair_sample deepsdf_ckpt_path=... trainer.max_epochs=20
-python scripts/train_sketch_encoder.py +experiment/train_sketch_encoder=release deepsdf_ckpt_path=... pairs_dir=...
+sketch2shape train_sketch_encoder +experiment/train_sketch_encoder=procedural_chair_16 deepsdf_ckpt_path=...
+sketch2shape train_sketch_encoder +data=shapenet_chair_sample deepsdf_ckpt_path=... trainer.max_epochs=20
+sketch2shape train_sketch_encoder +experiment/train_sketch_encoder=release deepsdf_ckpt_path=... pairs_dir=...
 
 Targets are the codes the DeepSDF checkpoint learned for its training shapes; inputs their
 synthetic sketches from every view but ``model.loader.val_views`` (held out: validation, since
@@ -17,25 +17,26 @@ final_eval_summary.csv and reconstructions.png.
 
 import logging
 
-import lightning as L
-import torch
-from hydra.utils import instantiate
-
-from sketch2shape.data.sketch_code_dataset import SketchCodeDataModule, SketchPairsDataModule
-from sketch2shape.eval.sketch_encoder_eval import final_eval, save_encoder_training_curve
-from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
-from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
-from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
-from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.hydra import hydra_entry
-from sketch2shape.utils.training import save_config
 
 log = logging.getLogger("train_sketch_encoder")
 
 
 @hydra_entry("train_sketch_encoder")
 def main(cfg) -> None:
+    import lightning as L
+    import torch
+    from hydra.utils import instantiate
+
+    from sketch2shape.data.sketch_code_dataset import SketchCodeDataModule, SketchPairsDataModule
+    from sketch2shape.eval.sketch_encoder_eval import final_eval, save_encoder_training_curve
+    from sketch2shape.models.checkpoints import load_deepsdf
+    from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
+    from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
+    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
+    from sketch2shape.utils.device import resolve_device
+    from sketch2shape.utils.training import save_config
+
     deepsdf_path = require_deepsdf_ckpt(cfg.get("deepsdf_ckpt_path"))  # fail before loading anything
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

@@ -116,9 +116,68 @@ def normalize_overrides(args: Sequence[str], conf_dir: Path, config_name: str) -
     return out
 
 
+def task_command(config_name: str) -> str:
+    """How the running task was started, as a user would type it again: ``sketch2shape <task>`` or
+    ``python -m sketch2shape <task>`` (:func:`sketch2shape.cli.run_task` puts that in ``sys.argv[0]``),
+    ``python scripts/<task>.py`` as typed, or ``python -m sketch2shape.tasks.<task>``."""
+    first = sys.argv[0] if sys.argv else ""
+    if first.startswith(("sketch2shape ", "python -m sketch2shape ")):
+        return first
+    path = Path(first)
+    if path.suffix == ".py" and path.resolve().parent == PACKAGE_DIR / "tasks":
+        return f"python -m sketch2shape.tasks.{path.stem}"
+    if path.suffix == ".py":
+        return f"python {first}"
+    return f"sketch2shape {config_name}"
+
+
+def task_help(doc: str, config_name: str, command: str) -> str:
+    """A task module's docstring for its ``--help``: the example lines, written with the installed
+    command (``sketch2shape <task> ...``), start with ``command``, the way this run was started
+    (:func:`task_command`: ``python scripts/<task>.py ...`` from a clone)."""
+    prefix = f"sketch2shape {config_name}"
+    lines = []
+    for line in doc.splitlines():
+        body = line.lstrip()
+        if body == prefix or body.startswith(prefix + " "):
+            line = line[: len(line) - len(body)] + command + body[len(prefix):]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def check_hydra_flags(args: Sequence[str], command: str) -> None:
+    """Exit (status 2) with one line and a hint, not Hydra's usage block, for a ``--flag`` Hydra does
+    not take (naming the one it most likely means) or a bad value of one of its flags."""
+    try:
+        from hydra._internal.utils import get_args_parser  # Hydra's own parser (hydra-core 1.3)
+    except ImportError:  # another Hydra: it reports its own errors
+        return
+    from sketch2shape.utils.suggest import closest_options
+
+    def error(message: str) -> None:
+        sys.stderr.write(f"{command}: error: {message}\nrun '{command} --help' for the options\n")
+        raise SystemExit(2)
+
+    parser = get_args_parser()
+    parser.prog, parser.error = command, error
+    _, unknown = parser.parse_known_args(list(args))
+    if unknown:
+        options = sorted({o for action in parser._actions for o in action.option_strings if o.startswith("--")})
+        named = []
+        for arg in unknown:
+            close = closest_options(arg.split("=", 1)[0], options) if arg.startswith("-") else []
+            named.append(f"{arg} (did you mean {' or '.join(close)}?)" if close else arg)
+        error(f"unrecognized arguments: {', '.join(named)}; it takes key=value overrides and Hydra's flags {', '.join(options)}")
+
+
 def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable], Callable[[], object]]:
     """Decorate ``main(cfg)`` as a Hydra app over the project's ``sketch2shape/conf/`` folder.
 
+    ``--help`` prints the task module's docstring (:func:`task_help`), then Hydra's help. The task
+    modules import their work inside ``main``, so their ``--help`` and mistakes in their flags
+    answer without importing torch.
+
+    Hydra's flags are checked first (:func:`check_hydra_flags`: a mistyped one ends in one line).
     ``device=`` is checked before ``main`` runs (see the module docstring); ``cpu_only`` marks a
     task without GPU code, which says so when given ``device=cuda``. A
     :class:`~sketch2shape.utils.config.ConfigError` from ``main`` (an unknown config key) ends the
@@ -145,11 +204,13 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
 
         @functools.wraps(task)
         def run() -> object:
+            command = task_command(config_name)
+            check_hydra_flags(sys.argv[1:], command)
             if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
-                # What the task does and how to call it (the script's docstring), then Hydra's help.
+                # What the task does and how to call it (the task module's docstring), then Hydra's help.
                 doc = (sys.modules.get(task.__module__).__doc__ or "").strip() if task.__module__ in sys.modules else ""
                 if doc:
-                    print(doc + "\n")
+                    print(task_help(doc, config_name, command) + "\n")
             conf_dir = config_dir()
             sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], conf_dir, config_name)]
             app = hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(checked)

@@ -43,6 +43,8 @@ def test_errors_name_the_problem(tmp_path):
         read_sketch_file(bad)
     with pytest.raises(SketchInputError, match="does not exist"):
         read_sketch_file(tmp_path / "missing.png")
+    with pytest.raises(SketchInputError, match=f"sketch file {tmp_path} is a folder, not an image file: expected an image file"):
+        read_sketch_file(tmp_path)
 
 
 def test_transparent_background_counts_as_paper(tmp_path):

@@ -29,6 +29,7 @@ from sketch2shape.data.preprocess.steps import DEPENDS_ON, RUNNERS, STEPS, StepC
 from sketch2shape.render.camera import Camera, cameras_from_json, cameras_to_json
 from sketch2shape.utils.config import ConfigError
 from sketch2shape.utils.io import atomic_path, write_json
+from sketch2shape.utils.progress import progress_bar
 from sketch2shape.utils.workers import stop_pool, terminate_on_signals, worker_pool
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ def run_preprocess(plan: PreprocessPlan, obj_ids: Sequence[str], workers: int = 
     write_json(layout.cameras, plan.cameras)
     results: dict[str, ShapeResult] = {}
     workers = max(1, min(int(workers), len(ids) or 1, os.cpu_count() or 1))
-    progress = tqdm(total=len(ids), desc=f"preprocess {layout.name}", unit="shape")
+    progress = progress_bar(total=len(ids), desc=f"preprocess {layout.name}", unit="shape")
 
     def record(result: ShapeResult) -> None:
         results[result.obj_id] = result
