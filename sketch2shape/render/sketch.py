@@ -13,8 +13,7 @@ import cv2
 import numpy as np
 
 from sketch2shape.render.shading import from_uint8, image_to_normals
-
-INK, PAPER = 0, 255
+from sketch2shape.utils.ink import INK, PAPER  # noqa: F401  (one definition, torch-free)
 
 
 @dataclass(frozen=True)
