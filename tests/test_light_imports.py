@@ -41,8 +41,19 @@ def test_reconstruct_refuses_a_bad_sketch_file_without_importing_torch(tmp_path)
         assert message in out.stdout and "torch imported: False" in out.stdout, out.stdout
 
 
-def test_the_renderer_draws_sketches_with_the_shared_ink_and_paper():
-    from sketch2shape.render import sketch
-    from sketch2shape.utils import ink
+def test_a_user_drawing_comes_out_in_the_levels_of_the_training_sketches():
+    """The sketch models see ink and paper as the synthetic training sketches draw them: a dark-mode
+    drawing (light strokes on dark paper) normalized for the models has exactly those two levels."""
+    import numpy as np
 
-    assert (sketch.INK, sketch.PAPER) == (ink.INK, ink.PAPER) == (0, 255)
+    from sketch2shape.data.user_sketch import normalize_sketch
+    from sketch2shape.render.sketch import sketch_from_normal_map
+
+    normals = np.full((64, 64, 3), 255, np.uint8)  # background: encoded like the preprocessed PNGs
+    normals[16:48, 20:44] = (128, 128, 255)  # a square facing the camera
+    training = sketch_from_normal_map(normals)
+    dark_mode = np.full((256, 256), 30, np.uint8)
+    dark_mode[60:200, 70:72] = dark_mode[60:200, 180:182] = dark_mode[60:62, 70:182] = dark_mode[198:200, 70:182] = 220
+    user = normalize_sketch(dark_mode, name="dark.png")
+    assert set(np.unique(training)) == set(np.unique(user)) == {0, 255}
+    assert (user == 0).mean() < 0.5 and (training == 0).mean() < 0.5  # ink is the strokes, not the paper

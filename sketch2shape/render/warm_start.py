@@ -73,6 +73,11 @@ from sketch2shape.render.camera import CameraBatch
 from sketch2shape.render.sphere_tracing import SDFFunction, TraceResult, TracingSettings, chunk_points, coarse_region_batch, evaluate, march, newton_step_length, ray_sphere
 
 
+def _signed_closest(trace: TraceResult) -> torch.Tensor:
+    """The signed SDF at each ray's closest approach (N,), nan where the march recorded none."""
+    return trace.closest_value if trace.closest_value is not None else torch.full_like(trace.t, float("nan"))
+
+
 @dataclass
 class _Previous:
     """What the renders so far found, per ray (V*H*W,) of the camera batch; no gradients."""
@@ -168,7 +173,7 @@ class WarmStart:
             marked = torch.where(~region & close, torch.full_like(marked, -float("inf")), marked)
             clearance = torch.where(region, clearance, torch.full_like(clearance, self.band))
         finished = trace.hit | (trace.t > exit_) | ~inside | (~region if region is not None else False)
-        value = trace.closest_value if trace.closest_value is not None else torch.full_like(trace.t, float("nan"))
+        value = _signed_closest(trace)
         nan = torch.full_like(trace.t, float("nan"))
         self.previous = _Previous(cameras, settings, origins.dtype, device, trace.hit, trace.t, nan, band.start, band.end, band.approach,
                                   band.passed, clearance, trace.closest, trace.t_closest, value, finished, marked, torch.zeros_like(marked))
@@ -244,7 +249,7 @@ class WarmStart:
         record = trace.band
         finished = torch.where(marched, trace.hit | ((trace.t > stop) & ~p.hit), p.finished | converged)  # a ray that stopped hitting goes fresh next time
         hit = torch.where(marched | converged, trace.hit, p.hit)
-        value = trace.closest_value if trace.closest_value is not None else torch.full_like(trace.t, float("nan"))
+        value = _signed_closest(trace)
         probed = marched | reuse | converged
         self.previous = _Previous(
             p.cameras, settings, p.dtype, p.device, hit, torch.where(hit, trace.t, p.t), torch.full_like(trace.t, float("nan")),
