@@ -95,7 +95,7 @@ def main() -> None:
                     p.terminate()
             rows.append((f"{args.busy} busy processes, threads={threads or torch.get_num_threads()}", busy, [], []))
     print(f"\n{len(paths)} sketches; median seconds (max)")
-    print(f"| case | first mesh (load+encode+mesh 128^3) | refinement (more) | former default (100 steps + mesh) |")
+    print("| case | first mesh (load+encode+mesh 128^3) | refinement (more) | former default (100 steps + mesh) |")
     print("|---|---|---|---|")
     for name, firsts, refines, formers in rows:
         cell = lambda v: f"{statistics.median(v):.2f} ({max(v):.2f})" if v else "-"  # noqa: E731

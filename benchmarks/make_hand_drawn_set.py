@@ -32,7 +32,7 @@ from sketch2shape.data.create import procedural_obj_id
 from sketch2shape.data.hand_drawn import HandDrawnSettings, hand_drawn_sketch
 from sketch2shape.data.metainfo import make_splits, obj_ids_of
 from sketch2shape.data.preprocess.mesh import normalize_mesh
-from sketch2shape.data.procedural import _cycled_choice, KINDS, generate_chair
+from sketch2shape.data.procedural import KINDS, _cycled_choice, generate_chair
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import normals_to_image, to_uint8

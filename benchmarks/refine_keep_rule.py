@@ -129,11 +129,11 @@ def init_worker() -> None:
 
 
 def run(args) -> None:
+    from sketch_to_shape import interleaved
+
     from sketch2shape.models.checkpoints import PRETRAINED
     from sketch2shape.optimize.reconstruct import MeshSettings
     from sketch2shape.optimize.sketch import SketchLoss
-    from sketch_to_shape import interleaved
-
     from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
 
     torch.set_num_threads(1)

@@ -174,7 +174,8 @@ def write_results(out: Path, rows: list[dict], head: str, args) -> None:
     table = ["| views | path | steps/s | vs today | CPU s/step | vs today (CPU) | evals/step | final loss |" + (" max \\|d loss\\| |" if args.check else ""),
              "|---|---|---|---|---|---|---|---|" + ("---|" if args.check else "")]
     for r in rows:
-        table.append(f"| {r['views']} | {r['path']} | {r['steps_per_s']:.2f} | {r['vs_today']:.2f}x | {r['cpu_s_per_step']:.3f} | {r['vs_today_cpu']:.2f}x | {r['evals_per_step']:.0f} | {r['final_loss']:.4f} |"
+        table.append(f"| {r['views']} | {r['path']} | {r['steps_per_s']:.2f} | {r['vs_today']:.2f}x | {r['cpu_s_per_step']:.3f} | {r['vs_today_cpu']:.2f}x |"
+                     f" {r['evals_per_step']:.0f} | {r['final_loss']:.4f} |"
                      + (f" {r['max_loss_diff']:.5f} |" if args.check else ""))
     command = "python benchmarks/render_steps.py " + " ".join(sys.argv[1:])
     (out / "summary.md").write_text(f"{head}\n\n" + "\n".join(table) + f"\n\n`{command.strip()}` (today = `reference, loop`; paths interleaved in one run)\n")

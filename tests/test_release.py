@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sketch2shape.cli import release_stages
-from sketch2shape.utils.hydra import compose, normalize_overrides, config_dir
+from sketch2shape.utils.hydra import compose, config_dir, normalize_overrides
+
 
 def test_release_stages_compose_with_the_release_settings(tmp_path: Path) -> None:
     stages = release_stages(tmp_path / "run", "procedural_chair_1024")

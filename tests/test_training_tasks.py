@@ -96,7 +96,7 @@ def test_train_deepsdf_skips_a_shape_preprocessing_failed_on(root):
     try:
         out = run("train_deepsdf.py", f"data={DATA}", *DEEPSDF, root=root)
         assert out.returncode == 0, out.stderr[-3000:]
-        assert f"skipping 1 shape(s) that preprocessing failed on" in out.stdout and f"{failed} (sdf: ValueError: test)" in out.stdout
+        assert "skipping 1 shape(s) that preprocessing failed on" in out.stdout and f"{failed} (sdf: ValueError: test)" in out.stdout
         ckpt = torch.load(runs(root, "train_deepsdf")[-1] / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")
         train_ids = ckpt["hyper_parameters"]["train_obj_ids"]
         assert failed not in train_ids and len(train_ids) == 3

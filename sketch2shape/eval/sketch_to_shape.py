@@ -142,7 +142,8 @@ def summarize(results: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
             if scores.empty:
                 continue
             chamfer = scores.chamfer * 1000
-            rows.append({"split": split, "method": method, "shapes": len(scores), "chamfer_mean": chamfer.mean(), "chamfer_median": chamfer.median(), "fscore_mean": scores.fscore.mean(), "seconds_per_shape": scores.seconds.mean()})
+            rows.append({"split": split, "method": method, "shapes": len(scores), "chamfer_mean": chamfer.mean(), "chamfer_median": chamfer.median(),
+                         "fscore_mean": scores.fscore.mean(), "seconds_per_shape": scores.seconds.mean()})
     return pd.DataFrame(rows)
 
 

@@ -15,6 +15,7 @@ The picture of retrieval results (query sketch, results framed green or red) is
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import torch

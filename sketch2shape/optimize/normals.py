@@ -73,7 +73,8 @@ class NormalMapObjective:
     """L1 between rendered and true normals where both see the shape, plus a silhouette BCE that
     pulls the shape out where the truth has it and pushes it back where it has background."""
 
-    def __init__(self, decoder, targets: Sequence[NormalTarget], tracing: TracingSettings, normal_weight: float = 1.0, silhouette_weight: float = 1.0, views_per_step: int | None = None, seed: int = 0) -> None:
+    def __init__(self, decoder, targets: Sequence[NormalTarget], tracing: TracingSettings, normal_weight: float = 1.0, silhouette_weight: float = 1.0,
+                 views_per_step: int | None = None, seed: int = 0) -> None:
         self.decoder = decoder
         self.targets = list(targets)
         self.tracing = tracing

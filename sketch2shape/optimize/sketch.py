@@ -316,7 +316,8 @@ def optimize_sketch(cfg) -> str:
     return run.summary(table, f" (init={cfg.init})")
 
 
-def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, views: Sequence[SketchView], layout: DatasetLayout, cameras: Sequence[Camera], unseen_view: int, resolution: int, tracing: TracingSettings) -> None:
+def save_sketch_comparison(out_dir: Path, decoder, recon: Reconstruction, start: torch.Tensor, views: Sequence[SketchView], layout: DatasetLayout, cameras: Sequence[Camera],
+                           unseen_view: int, resolution: int, tracing: TracingSettings) -> None:
     """``views/<obj_id>.png``: sketch | start | final | truth from the sketch view(s) and one unseen view."""
 
     def rendered(latent: torch.Tensor, camera: Camera) -> np.ndarray:

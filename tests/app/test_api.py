@@ -15,8 +15,7 @@ import trimesh
 from PIL import Image
 
 from sketch2shape.app.server import create_app
-from sketch2shape.app.settings import AppSettings, load_settings
-from sketch2shape.app.settings import DEFAULT_THREADS
+from sketch2shape.app.settings import DEFAULT_THREADS, AppSettings, load_settings
 from tests.app.conftest import FakeReconstructor, TestClient, chair_drawing, data_url, fake_settings, png_bytes
 
 FINISHED = ("done", "failed", "cancelled")

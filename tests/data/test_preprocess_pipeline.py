@@ -15,7 +15,7 @@ from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import read_metainfo
 from sketch2shape.data.preprocess import steps as steps_module
 from sketch2shape.data.preprocess.pipeline import preprocess_dataset
-from sketch2shape.data.preprocess.runner import run_preprocess, shard_ids, steps_to_run, plan_from_config
+from sketch2shape.data.preprocess.runner import plan_from_config, run_preprocess, shard_ids, steps_to_run
 from sketch2shape.render.camera import cameras_from_config
 from sketch2shape.utils.hydra import compose
 from tests.conftest import REPO_ROOT
@@ -49,7 +49,7 @@ def test_preprocess_writes_the_readme_tree(tmp_path):
         assert sdf.shape == (3000, 4) and sdf.dtype == np.float32
         assert 0.02 < (sdf[:, 3] < 0).mean() < 0.8
         assert np.load(files.surface_samples).shape == (500, 3)
-        vertices = np.loadtxt([l for l in files.normalized_mesh.read_text().splitlines() if l.startswith("v ")], usecols=(1, 2, 3))
+        vertices = np.loadtxt([line for line in files.normalized_mesh.read_text().splitlines() if line.startswith("v ")], usecols=(1, 2, 3))
         assert np.linalg.norm(vertices, axis=1).max() == pytest.approx(0.97, abs=1e-4)
         for view in range(2):
             normal = np.asarray(Image.open(files.normal_map(view)))

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from tests.conftest import union_parts
 from sketch2shape.data.preprocess.sdf import SDFSettings, compute_sdf, sample_points, sample_surface
+from tests.conftest import union_parts
 
 
 def box_sdf(points: np.ndarray, half: np.ndarray) -> np.ndarray:

@@ -106,7 +106,8 @@ def test_a_non_editable_install_ships_the_pretrained_models(tmp_path: Path) -> N
     wheel = next(wheel_dir.glob("sketch2shape-*.whl"))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True, timeout=600)
-    code = "import sketch2shape.models.checkpoints as c; print(c.PRETRAINED_DIR); print(c.pretrained_available()); c.load_deepsdf_file(c.PRETRAINED['deepsdf']); c.load_sketch_encoder_file(c.PRETRAINED['sketch_encoder'])"
+    code = ("import sketch2shape.models.checkpoints as c; print(c.PRETRAINED_DIR); print(c.pretrained_available()); "
+            "c.load_deepsdf_file(c.PRETRAINED['deepsdf']); c.load_sketch_encoder_file(c.PRETRAINED['sketch_encoder'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     where, available = out.stdout.split()[:2]

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 import trimesh
 
-from sketch2shape.metrics.chamfer import chamfer_distance, sample_mesh_points
 from sketch2shape.mesh.marching_cubes import extract_mesh
+from sketch2shape.metrics.chamfer import chamfer_distance, sample_mesh_points
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import NormalMapObjective, NormalTarget
 from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView, sketch_region, soft_normal_image

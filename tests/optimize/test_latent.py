@@ -39,7 +39,9 @@ def test_latent_optimization_recovers_a_training_shape(sphere_model):
 
 
 def test_prior_pulls_towards_zero():
-    objective = lambda latent, step: {"loss": torch.zeros((), requires_grad=True) + 0 * latent.sum()}
+    def objective(latent, step):
+        return {"loss": torch.zeros((), requires_grad=True) + 0 * latent.sum()}
+
     result = optimize_latent(objective, torch.ones(4), LatentOptimSettings(steps=200, lr=1e-2, prior_weight=1.0))
     assert result.latent.norm() < 0.5 * torch.ones(4).norm()
 
@@ -80,7 +82,9 @@ def test_nearest_training_code_picks_the_closest_learned_shape(sphere_model):
 
 def test_keep_best_returns_the_lowest_loss_code_seen():
     # lr far too large: Adam overshoots the minimum at 1 and ends away from it.
-    objective = lambda latent, step: {"loss": (latent - 1.0).pow(2).sum()}
+    def objective(latent, step):
+        return {"loss": (latent - 1.0).pow(2).sum()}
+
     settings = LatentOptimSettings(steps=4, lr=0.9, lr_decay_every=1000, prior_weight=0.0)
     last = optimize_latent(objective, torch.zeros(1), settings)
     best = optimize_latent(objective, torch.zeros(1), LatentOptimSettings(**{**settings.__dict__, "keep_best": True}))

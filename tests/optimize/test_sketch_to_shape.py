@@ -11,8 +11,7 @@ from torch import nn
 from sketch2shape.data.sketch_pairs import mesh_sketch
 from sketch2shape.models.sketch_encoder import SketchEncoderNet, frame_ink
 from sketch2shape.optimize.reconstruct import MeshSettings
-from sketch2shape.optimize.sketch_to_shape import (RefinementStopped, RefineSettings, ShapeAnswer, SketchToShape, ViewSearch, framed, iou,
-                                                   mesh_pieces)
+from sketch2shape.optimize.sketch_to_shape import RefinementStopped, RefineSettings, ShapeAnswer, SketchToShape, ViewSearch, framed, iou, mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import SketchSettings
