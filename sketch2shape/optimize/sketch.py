@@ -121,7 +121,7 @@ class SketchObjective:
     distance term; ``weights``: the terms' weights (:class:`SketchLoss`). ``warm_start``
     (default): the objective keeps a :class:`~sketch2shape.render.warm_start.WarmStart`, so that
     each call after the first starts the marching where the previous call found the surface
-    (about a third fewer SDF evaluations; images within a hit's tolerance of a cold render). Make one
+    (about 40% fewer SDF evaluations; images within a hit's tolerance of a cold render). Make one
     objective per optimization. Raises ``ValueError`` when both image terms are off or the
     distance term is asked for without a Siamese network.
     """

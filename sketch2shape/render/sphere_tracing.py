@@ -50,7 +50,8 @@ silhouettes and thin parts can flip.
 In an optimization most of the marching can be skipped: a
 :class:`~sketch2shape.render.warm_start.WarmStart` passed to :func:`render_batch` starts each
 render's rays where the previous render found the surface (:mod:`sketch2shape.render.warm_start`;
-about a third fewer evaluations: 30403 -> 20074 per step at 64^2, benchmarks/render_steps.py; images within a hit's tolerance of a cold render). Without one,
+about 40% fewer evaluations: 30403 -> 17939 per step at 64^2 with one view,
+``benchmarks/render_steps.py``; images within a hit's tolerance of a cold render). Without one,
 nothing changes.
 
 The differentiable pass differs from :func:`render_reference` (the original one-view renderer,
@@ -583,7 +584,7 @@ def render_batch(
     ``differentiable_normals=False`` the normals are returned without gradients, which spares
     their double-backward graph (for losses on the silhouette or depth only). ``warm``: a
     :class:`~sketch2shape.render.warm_start.WarmStart` kept across the steps of an optimization,
-    which starts the marching where the previous call found the surface (about a third fewer evaluations;
+    which starts the marching where the previous call found the surface (about 40% fewer evaluations;
     images within a hit's tolerance of a cold render; see that module).
     """
     cameras = as_camera_batch(cameras)
