@@ -209,7 +209,7 @@ def main() -> None:
     for item in items:
         metrics = surface_metrics(mean_mesh, item["truth"])
         rows_out.append({"set": item["set"], "obj_id": item["obj_id"], "view": item["view"], "method": "mean", "chamfer_x1000": metrics.chamfer * 1000, "fscore": metrics.fscore, "seconds": 0.0})
-    from tqdm import tqdm
+    from sketch2shape.utils.progress import progress_bar
 
     # Sets interleaved, so that a run stopped early (Ctrl-C: the summary covers what finished) has
     # every set; rows are appended to results.csv as they come.
@@ -219,7 +219,7 @@ def main() -> None:
     done = 0
     pool = multiprocessing.get_context("fork").Pool(args.workers, initializer=init_worker)
     try:
-        for out in tqdm(pool.imap(score_item, order), total=len(order), desc="sketch to shape"):
+        for out in progress_bar(pool.imap(score_item, order), total=len(order), desc="sketch to shape"):
             rows_out += out
             done += 1
             pd.DataFrame(rows_out).to_csv(out_dir / "results.csv", index=False)
