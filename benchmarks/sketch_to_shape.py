@@ -70,7 +70,7 @@ def build_items(args) -> list[dict]:
         truth = np.load(files.surface_samples).astype(np.float32)
         for view, (azimuth, elevation) in VIEWS.items():
             sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
-            items.append({"set": "procedural", "obj_id": obj_id, "view": view, "sketch": normalize_sketch(sketch, Framing()), "truth": truth})
+            items.append({"set": "procedural", "obj_id": obj_id, "view": view, "sketch": normalize_sketch(sketch, Framing(), name=f"procedural {obj_id} {view}"), "truth": truth})
     hand = REPO / "benchmarks" / "data" / "hand_drawn"
     for row in pd.read_csv(hand / "views.csv").itertuples():
         if row.obj_id not in test_ids:
@@ -78,7 +78,7 @@ def build_items(args) -> list[dict]:
         gray = np.asarray(Image.open(hand / f"{row.obj_id}.png").convert("L"))
         truth = np.load(layout.shape(row.obj_id).surface_samples).astype(np.float32)
         items.append({"set": "hand_drawn", "obj_id": row.obj_id, "view": f"{row.azimuth_deg:.0f},{row.elevation_deg:.0f}",
-                      "sketch": normalize_sketch(gray, Framing()), "truth": truth})
+                      "sketch": normalize_sketch(gray, Framing(), name=f"hand_drawn/{row.obj_id}.png"), "truth": truth})
     real = Path(args.real_chairs)
     if real.is_dir():
         for path in sorted(real.glob("*/models/model_normalized.obj"))[: args.limit]:
@@ -88,7 +88,8 @@ def build_items(args) -> list[dict]:
             for view in ("v13", "off_grid"):
                 azimuth, elevation = VIEWS[view]
                 sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
-                items.append({"set": "real", "obj_id": path.parts[-3][:12], "view": view, "sketch": normalize_sketch(sketch, Framing()), "truth": truth})
+                items.append({"set": "real", "obj_id": path.parts[-3][:12], "view": view, "sketch": normalize_sketch(sketch, Framing(), name=f"real {path.parts[-3]} {view}"),
+                              "truth": truth})
     else:
         print(f"[benchmark] {real} not found: the real-chair set is skipped", file=sys.stderr)
     return items
