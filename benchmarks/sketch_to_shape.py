@@ -235,7 +235,7 @@ def main() -> None:
     summary = summarize(table)
     shapes = table[table["method"] == "encoder"].groupby("set")["obj_id"].nunique().to_dict()
     text = markdown(summary) + (f"\n\n{done} of {len(order)} sketches ({', '.join(f'{k}: {v} shapes' for k, v in shapes.items())}), "
-                                f"{time.perf_counter() - began:.0f} s on {args.workers} processes. `{' '.join(sys.argv)}`\n")
+                                f"{time.perf_counter() - began:.0f} s on {args.workers} processes. `{portable_command(sys.argv, args)}`\n")
     (out_dir / "summary.md").write_text(text)
     print(text)
     if args.model_card:
@@ -245,6 +245,26 @@ def main() -> None:
         head = card.read_text().split("(written by `python benchmarks/sketch_to_shape.py --model-card`)")[0]
         card.write_text(head + "(written by `python benchmarks/sketch_to_shape.py --model-card`)\n\nChamfer x1000 (mean / median, lower is better):\n\n" + text)
     save_figure(items, method, out_dir)
+
+
+def portable_command(argv: list[str], args: argparse.Namespace) -> str:
+    """The command line as the summary and the model card record it: the data folder as ``<data>``
+    and ``--out`` left out, so no path of the machine it ran on is written into the repository."""
+    data_dir = str(Path(args.data_dir))  # as typed, without a trailing slash
+    words, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word == "--out":
+            skip = True
+            continue
+        if word.startswith("--out="):
+            continue
+        if word == data_dir or word.startswith(data_dir + "/"):
+            word = "<data>" + word[len(data_dir):]
+        words.append(word)
+    return "python " + " ".join(words)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
