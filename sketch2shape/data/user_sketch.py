@@ -215,6 +215,7 @@ COVER_WARN, COVER_REFUSE = 0.35, 0.6  # ink pixels / (longer side of their bound
 BLIND_WARN = 0.05  # dark pixels too noisy to read / (longer side of the ink's bounding box)^2
 SPECKLE_WARN = 0.5  # share of ink pixels in small separate specks
 EDGE_WARN, EDGE_REFUSE = 0.05, 0.25  # share of the image's outermost pixels that are ink
+SMALL_WARN = 64  # pixels: a drawing whose longer side is shorter is enlarged over 2x to the training framing (154 px); its details were never drawn
 
 
 @dataclass(frozen=True, eq=False)
@@ -442,6 +443,9 @@ def _check_lines(ink: np.ndarray, blind: np.ndarray, inverted: bool, name: str) 
             warnings.append(f"{name}: the ink covers {cover:.0%} of its bounding square, much more than a line drawing; it may include a photo's texture or shading")
         if blind_fraction > BLIND_WARN:
             warnings.append(f"{name}: {blind_fraction:.0%} of the drawing's bounding square is too noisy or textured to find strokes in; it was skipped")
+        if side < SMALL_WARN:
+            warnings.append(f"{name}: the drawing is only {x1 - x0 + 1} x {y1 - y0 + 1} pixels, too small for thin parts such as legs and slats "
+                            f"to come through; draw, scan or export it at {4 * SMALL_WARN} pixels or more")
         if speckle > SPECKLE_WARN:
             warnings.append(f"{name}: {speckle:.0%} of the ink is small separate specks, which looks like a photo's texture or noise rather than strokes")
     return SketchAnalysis(ink, inverted, bbox, cover, filled, blind_fraction, speckle, edge, tuple(warnings), error)

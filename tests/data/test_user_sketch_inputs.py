@@ -385,7 +385,7 @@ def chair(fill=None, width=4, size=400) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "case",
-    ["training", "chair", "bold_chair", "big_chair", "straight_line", "tiny_box", "thick_strokes_big_page"],
+    ["training", "chair", "bold_chair", "big_chair", "straight_line", "thick_strokes_big_page"],
 )
 def test_line_drawings_pass_without_warnings(case):
     if case == "training":
@@ -398,15 +398,25 @@ def test_line_drawings_pass_without_warnings(case):
         gray = chair(width=8, size=1600)
     elif case == "straight_line":
         gray = np.pad(np.zeros((3, 200), np.uint8), 50, constant_values=255)
-    elif case == "tiny_box":
-        gray = np.full((40, 40), 255, np.uint8)
-        cv2.rectangle(gray, (10, 8), (30, 32), 0, 1)
     else:  # as in test_user_sketch: 9 px strokes on a 1300 x 1000 page
         gray = cv2.resize(dark_on_light(box_strokes()), (900, 700), interpolation=cv2.INTER_NEAREST)
         gray = np.pad(cv2.erode(gray, np.ones((9, 9), np.uint8)), ((10, 300), (400, 5)), constant_values=255)
     analysis = analyze_sketch(gray)
     assert analysis.error is None and analysis.warnings == ()
     assert analysis.filled_fraction < 0.3 and analysis.cover_fraction < 0.35 and analysis.edge_fraction == 0
+
+
+@pytest.mark.parametrize("size, warned", [(60, True), (80, True), (120, False), (400, False)])
+def test_a_drawing_too_small_for_its_details_is_used_with_a_warning(size, warned):
+    """A chair drawn 42-56 px tall (on a 60-80 px image) loses its legs when enlarged to the
+    training framing: it is still used, with a warning that names it and says what size helps."""
+    analysis = analyze_sketch(chair(width=1, size=size), "tiny.png")
+    assert analysis.error is None
+    small = [w for w in analysis.warnings if "too small" in w]
+    assert bool(small) == warned, analysis.warnings
+    assert len(analysis.warnings) == len(small)  # nothing else about it is doubted
+    if warned:
+        assert small[0].startswith("tiny.png: the drawing is only") and "256 pixels or more" in small[0]
 
 
 def test_a_filled_silhouette_is_refused():
