@@ -194,6 +194,9 @@ class SketchToShapeResult:
             text += f", refined IoU {self.refined.iou:.2f} ({self.refined.seconds:.1f} s); kept the {self.chosen} shape"
             if self.rejected:
                 text += f" (refined shape rejected: {self.rejected})"
+        pieces, largest = mesh_pieces(self.best.mesh)
+        if pieces > 1:
+            text += f"; the {self.chosen} shape is in {pieces} separate pieces (the largest holds {largest:.0%} of it)"
         return text
 
 

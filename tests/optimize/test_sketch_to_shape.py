@@ -248,6 +248,11 @@ def test_a_refined_shape_with_a_floating_piece_is_rejected_though_its_iou_is_hig
     single = RefinedTo(model, FixedEncoder(codes, thin), refined=slab, **settings)(sketch_of(slab), camera=camera)
     assert single.refined.iou > single.first.iou + 0.1 and single.chosen == "refined" and single.rejected == ""
     assert "rejected" not in single.describe()
+    assert "separate pieces" not in single.describe()
+    # no refinement: a first shape in pieces is kept as it is, and the result says so
+    pieces = SketchToShape(model, FixedEncoder(codes, broken), **settings)(sketch_of(broken), camera=camera, refine=False)
+    assert pieces.refined is None and mesh_pieces(pieces.first.mesh)[0] == 2
+    assert "the first shape is in 2 separate pieces" in pieces.describe()
 
 
 def ball_answer(iou_value: float, *pieces: tuple[float, float, int]) -> ShapeAnswer:
