@@ -253,7 +253,7 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     from sketch2shape.render.camera import Camera
     from sketch2shape.viz import render_mesh, save_labeled_grid
 
-    size = 192
+    size = 320  # pixels per view: legs and slats visible
     cameras = [result.camera.with_resolution(size)] + [Camera(azimuth_deg=a, elevation_deg=20.0, resolution=size) for a in (0, 90, 180)]
     received = np.repeat(np.asarray(Image.fromarray(sketch).resize((size, size)))[..., None], 3, 2)
     rows = [[received, *[render_mesh(result.first.mesh, c) for c in cameras]]]
@@ -261,7 +261,8 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     if result.refined is not None and len(result.refined.mesh.faces):
         rows.append([np.full((size, size, 3), 255, np.uint8), *[render_mesh(result.refined.mesh, c) for c in cameras]])
         labels.append("refined" + (" - kept" if result.chosen == "refined" else " - not kept"))
-    save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch received", "chosen view", "front", "side", "back"])
+    save_labeled_grid(path, rows, row_labels=labels, col_labels=["sketch received", "chosen view", "front", "side", "back"],
+                      cell_inches=size / 100)
 
 
 def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
@@ -406,9 +407,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")
     r.add_argument("--resolution", type=int, default=None, help="marching cubes grid (default: the method's)")
     r.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    r.add_argument("--device", default="auto")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index> | mps (default: auto, CUDA when available)")
     r.set_defaults(func=reconstruct)
-    t = sub.add_parser("train-release", help="train the release models (DeepSDF + sketch encoder) on the built-in chairs and export them (about 2.5 h on 2 CPU cores)")
+    t = sub.add_parser("train-release", help="train the release models (DeepSDF + sketch encoder) on the built-in chairs and export them (95 min measured on 2 CPU cores; model_card.md)")
     t.add_argument("--data", default="procedural_chair_1024", help="data config (default: procedural_chair_1024)")
     t.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     t.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); runs go to <log-dir>/release/<data>")
@@ -423,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     a.add_argument("--siamese-ckpt", help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")
     a.add_argument("--threads", type=int, help="torch CPU threads of the worker (default from sketch2shape/conf/app.yaml: 1; 0: torch's default)")
     a.add_argument("--data-dir", help="paths.data_dir holding the dataset the checkpoints were trained on (default: data)")
-    a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> (default: auto)")
+    a.add_argument("--device", help="auto | cpu | cuda | cuda:<index> | mps (default: auto)")
     a.add_argument("--config", default=None, help="settings file (default: sketch2shape/conf/app.yaml)")
     a.set_defaults(func=app)
     if set(sub.choices) != set(COMMANDS):

@@ -55,15 +55,17 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 4) -> np.ndarray
     return grid
 
 
-def save_labeled_grid(path: str | Path, rows: Sequence[Sequence[np.ndarray]], row_labels: Sequence[str] = (), col_labels: Sequence[str] = (), title: str | None = None) -> None:
-    """An image grid with row and column captions (matplotlib), saved atomically."""
+def save_labeled_grid(path: str | Path, rows: Sequence[Sequence[np.ndarray]], row_labels: Sequence[str] = (), col_labels: Sequence[str] = (), title: str | None = None,
+                     cell_inches: float = 1.9) -> None:
+    """An image grid with row and column captions (matplotlib), saved atomically; each image
+    ``cell_inches`` square at the figure's 100 dpi (1.9: about 190 pixels)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 1.9 * n_rows + (0.4 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + (0.4 if title else 0)), squeeze=False)
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r][c]
