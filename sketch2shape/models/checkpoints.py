@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from sketch2shape.models.deepsdf_module import DeepSDF
-from sketch2shape.models.sketch_encoder import SketchEncoderNet
+from sketch2shape.models.sketch_encoder import SketchEncoderNet, file_sha256
 from sketch2shape.utils.io import atomic_path, write_json, write_text
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -146,6 +146,13 @@ def encoder_net_args(net: SketchEncoderNet, net_spec: dict[str, Any] | None) -> 
     return args
 
 
+def shipped_deepsdf_record(record: dict[str, Any], deepsdf_file: Path) -> dict[str, Any]:
+    """An encoder's DeepSDF record (:func:`~sketch2shape.models.sketch_encoder.deepsdf_record`) as it
+    is shipped: the DeepSDF is the release file next to the encoder's, named without a folder (the
+    training run's absolute path names a folder of the machine it ran on), with that file's hash."""
+    return {**record, "ckpt_path": deepsdf_file.name, "ckpt_sha256": file_sha256(deepsdf_file)}
+
+
 def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: str | Path, command: str, timings: dict[str, float],
                    machine: str, data: str) -> list[Path]:
     """Write the release files (``deepsdf.pt``, ``sketch_encoder.pt``) and ``model_card.md`` /
@@ -159,7 +166,10 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
     encoder = load_sketch_encoder_file(encoder_ckpt)
     encoder.check_compatible(deepsdf, data)
     hp = _read(Path(encoder_ckpt), "sketch_encoder")["hyper_parameters"]
-    paths = [export_deepsdf(deepsdf, out / "deepsdf.pt"), export_sketch_encoder(encoder, encoder_net_args(encoder, hp.get("net")), out / "sketch_encoder.pt")]
+    deepsdf_file = export_deepsdf(deepsdf, out / "deepsdf.pt")
+    net_args = encoder_net_args(encoder, hp.get("net"))
+    net_args["deepsdf"] = shipped_deepsdf_record(net_args["deepsdf"], deepsdf_file)
+    paths = [deepsdf_file, export_sketch_encoder(encoder, net_args, out / "sketch_encoder.pt")]
     card = {
         "data": data,
         "command": command,

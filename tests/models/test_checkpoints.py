@@ -112,3 +112,30 @@ def test_a_non_editable_install_ships_the_pretrained_models(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr[-2000:]
     where, available = out.stdout.split()[:2]
     assert where.startswith(str(target)) and available == "True"
+
+
+def test_the_shipped_models_name_no_folder_of_the_machine_that_trained_them():
+    """The release files travel to every user: the encoder's record of its DeepSDF names the
+    shipped sibling file (and its hash), not the training run's absolute path."""
+    from sketch2shape.models.checkpoints import pretrained_available
+    from sketch2shape.models.sketch_encoder import file_sha256
+
+    if not pretrained_available():
+        pytest.fail("the package's pretrained models are missing (sketch2shape/pretrained/)")
+    texts = []
+
+    def strings(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                strings(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                strings(item)
+        elif isinstance(value, str):
+            texts.append(value)
+
+    for path in PRETRAINED.values():
+        strings({k: v for k, v in torch.load(path, weights_only=True, map_location="cpu").items() if k != "state_dict"})
+    assert texts and not [t for t in texts if Path(t).is_absolute() or "/" in t or "\\" in t]
+    record = torch.load(PRETRAINED["sketch_encoder"], weights_only=True, map_location="cpu")["net_args"]["deepsdf"]
+    assert record["ckpt_path"] == "deepsdf.pt" and record["ckpt_sha256"] == file_sha256(PRETRAINED["deepsdf"])
