@@ -20,6 +20,12 @@ complaint) makes the task's ``from_config`` helpers raise
 ``<task>: unknown <node> key '<key>' ...; accepted: ...`` (exit status 1, no traceback), also when
 it arrives wrapped in another exception (Hydra's ``instantiate`` wraps what a constructor raises).
 
+Before Hydra composes the run, the overrides are checked against the task's config
+(:func:`check_task_overrides`, :mod:`sketch2shape.utils.overrides`): a mistyped key in a plain
+override (``trainer.max_epocs=1``) and a value of the wrong type for a typed key (``seed=abc``) end
+the task in one line (exit status 1) that names the key it most likely means or the type it takes,
+in a fraction of a second instead of Hydra's six lines or a traceback from inside the task.
+
 Run folders: ``sketch2shape/conf/hydra/default.yaml`` names them by the second they start in, through the
 ``unique_dir`` resolver, which claims the folder atomically and appends ``_2``, ``_3``, ... when a
 run that started in the same second already has it.
@@ -170,6 +176,28 @@ def check_hydra_flags(args: Sequence[str], command: str) -> None:
         error(f"unrecognized arguments: {', '.join(named)}; it takes key=value overrides and Hydra's flags {', '.join(options)}")
 
 
+def check_task_overrides(args: Sequence[str], conf_dir: Path, config_name: str) -> None:
+    """Exit (status 1) with one line for an override that changes a key the config does not have or
+    gives a typed key a value of another type (:func:`sketch2shape.utils.overrides.check_overrides`),
+    before the task imports anything slow. ``args``: the command line after :func:`normalize_overrides`.
+    Left to Hydra where a flag picks another config (``--config-name``, ...) or only prints help."""
+    try:
+        from hydra._internal.utils import get_args_parser  # as in check_hydra_flags
+    except ImportError:
+        return
+    from sketch2shape.utils.config import ConfigError
+    from sketch2shape.utils.overrides import check_overrides
+
+    flags, _ = get_args_parser().parse_known_args(list(args))
+    elsewhere = ("help", "hydra_help", "info", "shell_completion", "experimental_rerun", "config_name", "config_path", "config_dir")
+    if any(getattr(flags, name, None) for name in elsewhere):
+        return
+    try:
+        check_overrides(flags.overrides, conf_dir, config_name)
+    except ConfigError as err:
+        raise SystemExit(f"{config_name}: {err}") from None
+
+
 def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable], Callable[[], object]]:
     """Decorate ``main(cfg)`` as a Hydra app over the project's ``sketch2shape/conf/`` folder.
 
@@ -177,7 +205,8 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
     modules import their work inside ``main``, so their ``--help`` and mistakes in their flags
     answer without importing torch.
 
-    Hydra's flags are checked first (:func:`check_hydra_flags`: a mistyped one ends in one line).
+    Hydra's flags are checked first (:func:`check_hydra_flags`: a mistyped one ends in one line),
+    then the overrides (:func:`check_task_overrides`: a mistyped key or a wrongly typed value).
     ``device=`` is checked before ``main`` runs (see the module docstring); ``cpu_only`` marks a
     task without GPU code, which says so when given ``device=cuda``. A
     :class:`~sketch2shape.utils.config.ConfigError` from ``main`` (an unknown config key) ends the
@@ -213,6 +242,7 @@ def hydra_entry(config_name: str, cpu_only: bool = False) -> Callable[[Callable]
                     print(task_help(doc, config_name, command) + "\n")
             conf_dir = config_dir()
             sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], conf_dir, config_name)]
+            check_task_overrides(sys.argv[1:], conf_dir, config_name)
             app = hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(checked)
             return app()
 
