@@ -19,12 +19,12 @@ from PIL import Image
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.models.deepsdf import sdf_field
 from sketch2shape.optimize.latent import LatentOptimSettings
-from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun, as_bool
+from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun
 from sketch2shape.optimize.sdf import start_latent_fn
 from sketch2shape.render.camera import Camera, cameras_from_json
 from sketch2shape.render.shading import downsample_normals, from_uint8, image_to_normals, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings, render
-from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
+from sketch2shape.utils.config import as_bool, check_keys, dataclass_kwargs, plain
 from sketch2shape.viz import plot_curves, save_labeled_grid
 
 

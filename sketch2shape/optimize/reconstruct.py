@@ -26,29 +26,13 @@ from sketch2shape.models.checkpoints import load_deepsdf
 from sketch2shape.models.deepsdf import sdf_field
 from sketch2shape.models.deepsdf_module import DeepSDF
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
-from sketch2shape.utils.config import check_keys, dataclass_kwargs, plain
+from sketch2shape.utils.config import as_bool, check_keys, dataclass_kwargs, plain
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import atomic_path, save_mesh
 from sketch2shape.utils.training import save_config
 from sketch2shape.viz import plot_curves, render_mesh, save_labeled_grid, short_id
 
 log = logging.getLogger(__name__)
-
-TRUE_WORDS = ("true", "yes", "1", "on", "train")  # "train=Train" is how the original README spells it
-FALSE_WORDS = ("false", "no", "0", "off")
-
-
-def as_bool(value, key: str) -> bool:
-    """Read a boolean config value leniently (``train=Train`` of the original README is True)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise ValueError(f"{key}={value!r} is not a boolean; accepted: True/False (also {', '.join(TRUE_WORDS + FALSE_WORDS)})")
-
 
 def select_shapes(metainfo: pd.DataFrame, split: str | None, obj_ids: Sequence[str] | None, metainfo_path: str | Path = "metainfo.csv") -> tuple[str, list[str]]:
     """The split and obj_ids to work on.

@@ -7,7 +7,8 @@ import torch
 from sketch2shape.data.sdf_dataset import load_sdf_samples
 from sketch2shape.models.deepsdf_module import DeepSDF, clamped_l1
 from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, SDFObjective
-from sketch2shape.optimize.reconstruct import LatentMethod, ReconstructionRun, as_bool
+from sketch2shape.optimize.reconstruct import LatentMethod, ReconstructionRun
+from sketch2shape.utils.config import as_bool
 
 # auto: the mean code on the train split (the README's mode 2 measures optimization from the mean
 # code), the nearest training code on val/test shapes.

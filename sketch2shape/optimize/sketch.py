@@ -26,12 +26,12 @@ from sketch2shape.models.siamese_module import load_siamese
 from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.normals import check_views, dataset_cameras, load_normal_target, tracing_settings
-from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun, as_bool
+from sketch2shape.optimize.reconstruct import LatentMethod, Reconstruction, ReconstructionRun
 from sketch2shape.render.camera import Camera, CameraBatch
 from sketch2shape.render.shading import from_uint8, normals_to_image, to_uint8
 from sketch2shape.render.sphere_tracing import Rendering, TracingSettings, render, render_batch
 from sketch2shape.render.warm_start import WarmStart
-from sketch2shape.utils.config import dataclass_kwargs, field_names, plain
+from sketch2shape.utils.config import as_bool, dataclass_kwargs, field_names, plain
 from sketch2shape.utils.hydra import compose
 from sketch2shape.viz import plot_curves, save_labeled_grid
 

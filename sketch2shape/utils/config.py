@@ -36,7 +36,8 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else node
 
 
-def _suggestion(key: str, accepted: list[str]) -> str:
+def suggestion(key: str, accepted: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the accepted key closest to ``key`` (difflib), or ``""``."""
     close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -51,10 +52,26 @@ def check_keys(node: Mapping[str, Any] | Iterable[str] | None, accepted: Iterabl
     if not unknown:
         return
     if len(unknown) == 1:
-        named = f"key {unknown[0]!r}{_suggestion(unknown[0], accepted)}"
+        named = f"key {unknown[0]!r}{suggestion(unknown[0], accepted)}"
     else:
-        named = "keys " + ", ".join(f"{k!r}{_suggestion(k, accepted)}" for k in unknown)
+        named = "keys " + ", ".join(f"{k!r}{suggestion(k, accepted)}" for k in unknown)
     raise ConfigError(f"unknown {where} {named}; accepted: {', '.join(accepted) or '(none)'}")
+
+
+TRUE_WORDS = ("true", "yes", "1", "on", "train")  # "train=Train" is how the original README spells it
+FALSE_WORDS = ("false", "no", "0", "off")
+
+
+def as_bool(value, key: str) -> bool:
+    """Read a boolean config value leniently (``train=Train`` of the original README is True)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"{key}={value!r} is not a boolean; accepted: True/False (also {', '.join(TRUE_WORDS + FALSE_WORDS)})")
 
 
 def field_names(cls: type) -> tuple[str, ...]:

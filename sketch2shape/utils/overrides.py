@@ -32,18 +32,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sketch2shape.utils.config import ConfigError, _suggestion, check_keys
+from sketch2shape.utils.config import FALSE_WORDS, TRUE_WORDS, ConfigError, check_keys, suggestion
 
 # Keys whose default is an int / float / bool but that take other values too (Lightning's Trainer
 # arguments: devices=auto or devices=[0,1], deterministic=warn; ModelCheckpoint's save_last=link).
 # Matched against the end of the dotted key.
 ALSO_ACCEPTS = ("trainer.devices", "trainer.deterministic", "save_last")
 
-# Top-level keys of the optimize tasks that :func:`sketch2shape.optimize.reconstruct.as_bool` reads,
-# which takes these words too (``train=Train`` is how the original README spells it); the same
-# words as its TRUE_WORDS and FALSE_WORDS (a test compares them).
+# Top-level keys of the optimize tasks that :func:`sketch2shape.utils.config.as_bool` reads, which
+# takes its TRUE_WORDS and FALSE_WORDS too (``train=Train`` is how the original README spells it).
 WORDY_BOOLS = ("train", "prior_idx", "save_mesh")
-BOOL_WORDS = ("true", "yes", "1", "on", "train", "false", "no", "0", "off")
+BOOL_WORDS = TRUE_WORDS + FALSE_WORDS
 
 
 def _kind(default: Any) -> tuple[type | tuple[type, ...], str] | None:
@@ -95,7 +94,7 @@ def _refuse_unknown(key: str, accepted: list[str], where: str, line: str) -> Non
     try:
         check_keys([key], accepted, where)
     except ConfigError as err:
-        hint = "" if _suggestion(key, accepted) else f"; to add a key the config does not list, write +{line}"
+        hint = "" if suggestion(key, accepted) else f"; to add a key the config does not list, write +{line}"
         raise ConfigError(f"{err}{hint}") from None
 
 
