@@ -20,7 +20,10 @@ def main(cfg) -> None:
     from sketch2shape.data.sdf_dataset import SDFDataModule
     from sketch2shape.models.callbacks import DeepSDFReport
     from sketch2shape.models.training import build_trainer, finish_distributed
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule = SDFDataModule(cfg.data.data_dir, **cfg.datamodule)

@@ -23,7 +23,10 @@ def main(cfg) -> None:
     from sketch2shape.data.siamese_dataset import SiameseDataModule
     from sketch2shape.models.siamese_plots import save_training_curve
     from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

@@ -35,7 +35,10 @@ def main(cfg) -> None:
     from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
     from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
     from sketch2shape.utils.device import resolve_device
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     deepsdf_path = require_deepsdf_ckpt(cfg.get("deepsdf_ckpt_path"))  # fail before loading anything
     if cfg.get("torch_threads"):
