@@ -27,17 +27,36 @@ class Stage:
 
     name: str  # the task's name
     args: list[str] = field(default_factory=list)
+    needs: tuple[str, ...] = ()  # the earlier stages whose outputs it reads (run again with them: --rerun)
 
     def done_marker(self, run_dir: Path) -> Path:
-        return run_dir / self.name / ".done"
+        """Its record once finished (:func:`sketch2shape.utils.run_records.write_stage_record`):
+        ``<run_dir>/<stage>/.done``, holding its wall time and when it ran."""
+        from sketch2shape.utils.run_records import STAGE_RECORD
+
+        return run_dir / self.name / STAGE_RECORD
+
+
+@dataclass
+class StageRun:
+    """A stage as this run of the demo (or train-release) found it: ``seconds`` of wall time and
+    ``finished`` (ISO time) from its record, ``reused`` when it had finished before and did not
+    run again (its seconds are then those of the run that made it)."""
+
+    name: str
+    seconds: float | None
+    finished: str | None
+    reused: bool
 
 
 def stage_overrides(stage: str, settings: Sequence[str]) -> list[str]:
     """Overrides from ``--set``: ``key=value`` goes to every stage (added where absent),
-    ``stage:key=value`` to that stage only."""
+    ``stage:key=value`` to that stage only (a value may hold colons: ``train_deepsdf:trainer.max_time=00:00:20:00``)."""
     out = []
     for item in settings:
-        target, _, override = item.rpartition(":") if ":" in item.split("=", 1)[0] else ("", "", item)
+        key, equals, value = item.partition("=")
+        target, _, key = key.rpartition(":")
+        override = key + equals + value
         if "=" not in override:
             raise SystemExit(f"--set {item!r}: expected key=value or stage:key=value")
         if target in ("", stage):
@@ -45,52 +64,89 @@ def stage_overrides(stage: str, settings: Sequence[str]) -> list[str]:
     return out
 
 
-def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "demo") -> float:
-    """Run a stage unless it finished before; returns the seconds it took (0 if reused)."""
-    from sketch2shape.utils.io import write_text
+def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "demo") -> StageRun:
+    """Run a stage unless it finished before; when it finishes, record its wall time and when it
+    ran next to its outputs (``<run_dir>/<stage>/.done``, written atomically). A stage that finished
+    before is reused: its returned :class:`StageRun` has the recorded time and ``reused=True``."""
+    from sketch2shape.utils.run_records import now_iso, read_stage_record, write_stage_record
 
     marker = stage.done_marker(run_dir)
-    if marker.is_file():
+    record = read_stage_record(marker)
+    if record is not None:
         print(f"[{tag}] {stage.name}: done before, reusing {marker.parent}")
-        return 0.0
+        return StageRun(stage.name, record.get("seconds"), record.get("finished"), reused=True)
     command = [sys.executable, "-m", f"sketch2shape.tasks.{stage.name}", *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
     print(f"[{tag}] {stage.name}: {' '.join(command[1:])}", flush=True)
-    start = time.perf_counter()
+    started, start = now_iso(), time.perf_counter()
     result = subprocess.run(command, cwd=Path.cwd())
     if result.returncode != 0:
         raise SystemExit(f"[{tag}] stage {stage.name} failed (exit {result.returncode}); its log is in {run_dir / stage.name}")
-    seconds = time.perf_counter() - start
-    write_text(marker, f"{seconds:.1f}\n")
-    return seconds
+    record = write_stage_record(marker, time.perf_counter() - start, started)
+    return StageRun(stage.name, record["seconds"], record["finished"], reused=False)
+
+
+def stages_to_rerun(stages: Sequence[Stage], named: Sequence[str]) -> list[str]:
+    """The stages ``--rerun`` runs again for the ``named`` ones: those and every later stage that
+    uses their outputs (:attr:`Stage.needs`, followed through), in the stages' order."""
+    chosen = set(named)
+    for stage in stages:
+        if chosen.intersection(stage.needs):
+            chosen.add(stage.name)
+    return [stage.name for stage in stages if stage.name in chosen]
+
+
+def remove_stage_runs(run_dir: Path, names: Sequence[str], why: str, tag: str = "demo") -> list[Path]:
+    """Delete the folders ``<run_dir>/<name>`` of earlier runs of these stages (their record first,
+    so an interrupted removal still runs the stage again), saying which; returns the removed folders."""
+    import shutil
+
+    from sketch2shape.utils.run_records import STAGE_RECORD
+
+    folders = [run_dir / name for name in names if (run_dir / name).is_dir()]
+    if folders:
+        print(f"[{tag}] {why}: removing the previous run of {', '.join(f.name for f in folders)}: {', '.join(str(f) for f in folders)}", flush=True)
+    for folder in folders:
+        (folder / STAGE_RECORD).unlink(missing_ok=True)
+        shutil.rmtree(folder)
+    return folders
 
 
 def demo_stages(data: str, run_dir: Path) -> list[Stage]:
+    """The demo's stages in order, each with the earlier stages whose outputs it reads."""
     deepsdf = f"ckpt_path={run_dir / 'train_deepsdf' / 'checkpoints' / 'last.ckpt'}"
     siamese = run_dir / "train_siamese" / "checkpoints" / "last.ckpt"
     return [
         Stage("preprocess_data", [f"data={data}"]),
-        Stage("train_deepsdf", [f"data={data}", "+experiment/train_deepsdf=demo"]),
-        Stage("train_siamese", [f"data={data}", "+experiment/train_siamese=demo"]),
-        Stage("eval_siamese", [f"data={data}", f"ckpt_path={siamese}"]),
-        Stage("eval_sketch_to_shape", [f"data={data}", deepsdf, f"siamese_ckpt_path={siamese}", "+experiment/eval_sketch_to_shape=demo"]),
+        Stage("train_deepsdf", [f"data={data}", "+experiment/train_deepsdf=demo"], needs=("preprocess_data",)),
+        Stage("train_siamese", [f"data={data}", "+experiment/train_siamese=demo"], needs=("preprocess_data",)),
+        Stage("eval_siamese", [f"data={data}", f"ckpt_path={siamese}"], needs=("train_siamese",)),
+        Stage("eval_sketch_to_shape", [f"data={data}", deepsdf, f"siamese_ckpt_path={siamese}", "+experiment/eval_sketch_to_shape=demo"],
+              needs=("train_deepsdf", "train_siamese")),
     ]
 
 
+DEMO_STAGES = tuple(stage.name for stage in demo_stages("", Path()))
+
+
 def demo(args: argparse.Namespace) -> None:
+    """``sketch2shape demo``: run the stages into ``<log-dir>/demo/<data>/``, reusing those that
+    finished before (except ``--fresh``/``--rerun``), and write ``report.md`` there."""
     log_dir = Path(args.log_dir)
     run_dir = log_dir / "demo" / args.data
     common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
-    timings = {}
     stages = demo_stages(args.data, run_dir)
     names = [stage.name for stage in stages]
     unknown = sorted({item.split("=", 1)[0].rpartition(":")[0] for item in args.set} - {""} - set(names))
     if unknown:
         raise SystemExit(f"--set names unknown stage(s) {unknown}; stages: {', '.join(names)}")
-    for stage in stages:
-        timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)])
+    rerun = names if args.fresh else stages_to_rerun(stages, args.rerun)
+    if rerun:
+        why = "--fresh" if args.fresh else f"--rerun {' '.join(dict.fromkeys(args.rerun))}"
+        remove_stage_runs(run_dir, rerun, f"{why} (the dataset in {args.data_dir} is kept)")
+    runs = [run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)]) for stage in stages]
     from sketch2shape.report import write_demo_report
 
-    report = write_demo_report(run_dir, timings)
+    report = write_demo_report(run_dir, names, reused=[run.name for run in runs if run.reused])
     print(f"[demo] report: {report}")
 
 
@@ -122,7 +178,7 @@ def train_release(args: argparse.Namespace) -> None:
     stages = release_stages(run_dir, args.data)
     timings = {}
     for stage in stages:
-        timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release")
+        timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release").seconds or 0.0
     out = Path(args.out) if args.out else PRETRAINED_DIR
     command = "sketch2shape train-release " + " ".join(sys.argv[2:])
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
@@ -385,11 +441,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         epilog=f"Hydra tasks ({prog} <task> key=value ..., --help for each): {', '.join(TASKS)}",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="generate the built-in chairs, preprocess, train, reconstruct, write a report")
+    p = sub.add_parser(
+        "demo", help="generate the built-in chairs, preprocess, train, reconstruct, write a report",
+        description="Generate the built-in chairs, preprocess them, train DeepSDF and the Siamese network, evaluate, and write "
+                    "<log-dir>/demo/<data>/report.md. Each stage runs into its own folder there and records its wall time when it "
+                    "finishes; run again, the demo reuses the finished stages (the report gives their recorded times, marked reused) "
+                    "and runs the rest. The report also says how many epochs each training ran of those planned, and whether its time "
+                    "cap (trainer.max_time) stopped it. --rerun STAGE or --fresh run stages again.")
     p.add_argument("--data", default="procedural_chair_16", help="data config (default: procedural_chair_16)")
     p.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     p.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); the demo writes to <log-dir>/demo/<data>")
     p.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage (repeatable)")
+    p.add_argument("--rerun", action="append", default=[], choices=DEMO_STAGES, metavar="STAGE",
+                   help=f"run STAGE again, and the later stages that use its outputs, instead of reusing them: deletes their folders in "
+                        f"<log-dir>/demo/<data>/ first (repeatable; stages: {', '.join(DEMO_STAGES)})")
+    p.add_argument("--fresh", action="store_true", help="run every stage again: deletes the stage folders in <log-dir>/demo/<data>/ first "
+                   "(the dataset in --data-dir is kept)")
     p.set_defaults(func=demo)
     r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG/...; the pretrained models by default)")
     r.add_argument("sketch", help="the sketch image")

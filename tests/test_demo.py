@@ -10,6 +10,7 @@ import pytest
 import trimesh
 
 from sketch2shape.cli import stage_overrides
+from tests.test_demo_report import NOISE, stage_rows
 
 TINY_DATA = [
     "data.splits={train: 3, val: 1, test: 0}", "data.camera.resolution=48", "data.views.azimuth_count=4",
@@ -51,9 +52,17 @@ def test_demo_end_to_end_and_reconstruct(tmp_path):
     assert set(results.method) == {"mean", "retrieval", "sketch_from_mean", "deepsdf"} and (results.chamfer > 0).all()
     for method in ("| mean |", "| retrieval |", "| sketch_from_mean |", "| deepsdf |", "comparison.png"):
         assert method in report
-    # Re-running reuses every finished stage.
+    # Each Lightning line once, no library noise, the retrieval table once.
+    log = out.stdout + out.stderr
+    assert log.count("Seed set to 42") == 3 and log.count("recall@10") == 1, log[-3000:]
+    assert [noise for noise in NOISE if noise in log] == [], log[-3000:]
+    assert "| train_deepsdf | 4 | 4 | all planned epochs ran |" in report
+    # Re-running reuses every finished stage, and the report keeps the times the first run recorded.
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("done before, reusing") == 5
+    first, second = stage_rows(report), stage_rows((run_dir / "report.md").read_text())
+    assert {k: v[:2] for k, v in second.items()} == {k: v[:2] for k, v in first.items()} and float(second["train_deepsdf"][0]) > 0
+    assert {v[2] for v in second.values()} == {"reused (ran before)"}
 
     # The user-facing command on a drawing, with the demo's checkpoints.
     sketch = tmp_path / "data" / "procedural_chair_4" / "shapes" / "chair_00000" / "sketches" / "00001.png"

@@ -13,7 +13,8 @@ import torch
 
 from sketch2shape.data.preprocess.mesh import load_mesh
 from sketch2shape.mesh.marching_cubes import extract_mesh
-from sketch2shape.utils.io import atomic_path
+from sketch2shape.utils.io import atomic_path, write_json
+from sketch2shape.utils.run_records import TRAINING_SUMMARY, now_iso
 from sketch2shape.viz import PREVIEW_CAMERA, plot_curves, render_mesh, save_labeled_grid, short_id
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,63 @@ class EpochHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows = [dict(r) for r in state_dict.get("rows", [])]
+
+
+class TrainingSummary(L.Callback):
+    """What a training did, written at its end to ``<out_dir>/training_summary.json``
+    (:data:`~sketch2shape.utils.run_records.TRAINING_SUMMARY`): ``epochs`` (Lightning's
+    ``current_epoch`` at the end: the epochs run, a last one the time cap cut short included),
+    ``max_epochs``, ``first_epoch`` (a resumed run's start), ``steps``, ``seconds`` of training,
+    ``max_time_s`` (the ``trainer.max_time`` cap, ``null`` without one), ``finished`` and
+    ``stopped_by``: ``max_epochs``, ``max_time`` (Lightning's ``Timer`` callback stopped it),
+    ``max_steps`` or ``other`` (early stopping, a callback). ``build_trainer`` adds one to every
+    training; :func:`sketch2shape.utils.run_records.describe_training` says it in one line."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.first_epoch = 0
+        self.started = self.last_epoch_end = time.perf_counter()
+        self.summary: dict | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.out_dir / TRAINING_SUMMARY
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self.first_epoch, self.started = int(trainer.current_epoch), time.perf_counter()
+        self.last_epoch_end = self.started
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        self.last_epoch_end = time.perf_counter()  # the training's seconds end here, not after the pictures of on_train_end
+
+    @staticmethod
+    def stopped_by(trainer: L.Trainer) -> str:
+        """What ended ``trainer``'s fit: ``max_epochs``, ``max_time``, ``max_steps`` or ``other``."""
+        from lightning.pytorch.callbacks import Timer
+
+        if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
+            return "max_epochs"
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        if remaining is not None and remaining <= 0:
+            return "max_time"
+        if trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
+            return "max_steps"
+        return "other"
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
+        from lightning.pytorch.callbacks import Timer
+
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        self.summary = {
+            "epochs": int(trainer.current_epoch), "max_epochs": trainer.max_epochs, "first_epoch": self.first_epoch,
+            "steps": int(trainer.global_step), "seconds": round(self.last_epoch_end - self.started, 1),
+            "max_time_s": None if remaining is None else round(timer.time_elapsed() + remaining, 1),
+            "stopped_by": self.stopped_by(trainer), "finished": now_iso(),
+        }
+        if trainer.is_global_zero:
+            write_json(self.path, self.summary)
 
 
 class EpochProgress(L.Callback):

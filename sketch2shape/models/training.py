@@ -15,10 +15,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sketch2shape.models.callbacks import EpochHistory, EpochProgress
+from sketch2shape.models.callbacks import EpochHistory, EpochProgress, TrainingSummary
 from sketch2shape.utils.config import ConfigError, check_keys
 from sketch2shape.utils.device import trainer_device_settings
 from sketch2shape.utils.progress import QUIET_INTERVAL, interactive
+from sketch2shape.utils.run_records import describe_training
 from sketch2shape.utils.training import instantiate_group
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     ``cfg.device`` (auto|cpu|cuda|cuda:N) sets the trainer's accelerator/devices
     (:func:`sketch2shape.utils.device.trainer_device_settings`). An :class:`EpochHistory` callback
     is always added: it keeps every epoch's metrics in the checkpoint and writes
-    ``<run>/epoch_metrics.csv``, whatever the loggers (the training pictures read it).
+    ``<run>/epoch_metrics.csv``, whatever the loggers (the training pictures read it), and a
+    :class:`TrainingSummary`: ``<run>/training_summary.json``, the epochs run of those planned and
+    whether the time cap ``trainer.max_time`` stopped the training (:func:`log_training_end`).
     ``trainer.float32_matmul_precision`` is applied with :func:`set_matmul_precision` and not
     passed to the Trainer. When stdout is not a terminal, Lightning's progress bar gives way to a
     line per epoch at most every :data:`~sketch2shape.utils.progress.QUIET_INTERVAL` seconds
@@ -63,6 +66,8 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     all_callbacks = instantiate_group(cfg.get("callbacks")) + list(callbacks or [])
     if not any(isinstance(c, EpochHistory) for c in all_callbacks):
         all_callbacks.append(EpochHistory(cfg.paths.output_dir))
+    if not any(isinstance(c, TrainingSummary) for c in all_callbacks):
+        all_callbacks.append(TrainingSummary(cfg.paths.output_dir))
     overrides = trainer_device_settings(cfg.get("device", "auto"), cfg.trainer)
     if overrides:
         log.info("device=%s: trainer %s", cfg.get("device"), overrides)
@@ -87,6 +92,18 @@ def last_checkpoint(trainer: L.Trainer, logger: logging.Logger | None = None) ->
         (logger or log).info("checkpoint: %s", path)
         print(f"checkpoint: {path}")
     return path or None
+
+
+def log_training_end(trainer: L.Trainer, logger: logging.Logger | None = None) -> dict | None:
+    """Log the training's :class:`TrainingSummary` in one line, ``training: 64 of 100 planned
+    epochs in 360 s: stopped by the time cap (trainer.max_time: 0:06:00)``, as a warning when the
+    time cap stopped it (the results then depend on how fast the machine ran); the tasks end with
+    it. Returns the summary (``None`` on a trainer without one, or before it finished)."""
+    summary = next((c.summary for c in trainer.callbacks if isinstance(c, TrainingSummary)), None)
+    if summary is not None and trainer.is_global_zero:
+        level = logging.WARNING if summary["stopped_by"] == "max_time" else logging.INFO
+        (logger or log).log(level, "training: %s", describe_training(summary))
+    return summary
 
 
 def finish_distributed() -> None:

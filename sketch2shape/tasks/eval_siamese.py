@@ -26,7 +26,6 @@ def main(cfg) -> None:
 
     table = run_eval(cfg)
     log.info("retrieval on %s (results in %s):\n%s", cfg.data.name, cfg.paths.output_dir, table.to_string(float_format="%.3f"))
-    print(table.to_string(float_format="%.3f"))
 
 
 if __name__ == "__main__":

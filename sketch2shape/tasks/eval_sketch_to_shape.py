@@ -10,7 +10,9 @@ from sketch2shape.utils.hydra import hydra_task
 def run(cfg) -> str:
     """:func:`sketch2shape.eval.sketch_to_shape.eval_sketch_to_shape`, imported when the task runs (so ``--help`` needs no torch)."""
     from sketch2shape.eval.sketch_to_shape import eval_sketch_to_shape
+    from sketch2shape.utils.logs import quiet_lightning
 
+    quiet_lightning()  # Lightning's "Seed set to" line once (sketch2shape.utils.logs)
     return eval_sketch_to_shape(cfg)
 
 

@@ -19,8 +19,11 @@ def main(cfg) -> None:
     from sketch2shape.data.layout import DatasetLayout
     from sketch2shape.data.sdf_dataset import SDFDataModule
     from sketch2shape.models.callbacks import DeepSDFReport
-    from sketch2shape.models.training import build_trainer, finish_distributed
+    from sketch2shape.models.training import build_trainer, finish_distributed, log_training_end
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     L.seed_everything(cfg.seed, workers=True)
     datamodule = SDFDataModule(cfg.data.data_dir, **cfg.datamodule)
@@ -33,6 +36,7 @@ def main(cfg) -> None:
     finish_distributed()
     if trainer.is_global_zero and trainer.checkpoint_callback is not None:
         log.info("checkpoint: %s", trainer.checkpoint_callback.last_model_path)
+    log_training_end(trainer, log)  # the last line: epochs run of those planned, and whether the time cap stopped it
 
 
 if __name__ == "__main__":

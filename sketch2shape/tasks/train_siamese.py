@@ -22,8 +22,11 @@ def main(cfg) -> None:
 
     from sketch2shape.data.siamese_dataset import SiameseDataModule
     from sketch2shape.models.siamese_plots import save_training_curve
-    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
+    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint, log_training_end
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
@@ -38,6 +41,7 @@ def main(cfg) -> None:
     curve = save_training_curve(cfg.paths.output_dir)
     if curve is not None:
         log.info("training curve: %s", curve)
+    log_training_end(trainer, log)  # the last line: epochs run of those planned, and whether the time cap stopped it
 
 
 if __name__ == "__main__":

@@ -33,9 +33,12 @@ def main(cfg) -> None:
     from sketch2shape.models.checkpoints import load_deepsdf
     from sketch2shape.models.sketch_encoder import check_deepsdf_data, deepsdf_record, require_deepsdf_ckpt
     from sketch2shape.models.sketch_encoder_module import load_sketch_encoder
-    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint
+    from sketch2shape.models.training import build_trainer, finish_distributed, last_checkpoint, log_training_end
     from sketch2shape.utils.device import resolve_device
+    from sketch2shape.utils.logs import quiet_lightning
     from sketch2shape.utils.training import save_config
+
+    quiet_lightning()
 
     deepsdf_path = require_deepsdf_ckpt(cfg.get("deepsdf_ckpt_path"))  # fail before loading anything
     if cfg.get("torch_threads"):
@@ -64,6 +67,7 @@ def main(cfg) -> None:
         device = resolve_device(cfg.device)
         encoder = load_sketch_encoder(last, device) if last else module.net
         final_eval(cfg.final_eval, cfg.paths.output_dir, encoder, deepsdf, cfg.data, device)
+    log_training_end(trainer, log)  # the last line: epochs run of those planned, and whether the time cap stopped it
 
 
 if __name__ == "__main__":
