@@ -39,13 +39,12 @@ class Stage:
 
 @dataclass
 class StageRun:
-    """A stage as this run of the demo (or train-release) found it: ``seconds`` of wall time and
-    ``finished`` (ISO time) from its record, ``reused`` when it had finished before and did not
-    run again (its seconds are then those of the run that made it)."""
+    """A stage as this run of the demo (or train-release) found it: ``seconds`` of wall time from
+    its record, ``reused`` when it had finished before and did not run again (its seconds are then
+    those of the run that made it; the demo's report reads the rest of the record itself)."""
 
     name: str
     seconds: float | None
-    finished: str | None
     reused: bool
 
 
@@ -74,7 +73,7 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "de
     record = read_stage_record(marker)
     if record is not None:
         print(f"[{tag}] {stage.name}: done before, reusing {marker.parent}")
-        return StageRun(stage.name, record.get("seconds"), record.get("finished"), reused=True)
+        return StageRun(stage.name, record.get("seconds"), reused=True)
     command = [sys.executable, "-m", f"sketch2shape.tasks.{stage.name}", *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
     print(f"[{tag}] {stage.name}: {' '.join(command[1:])}", flush=True)
     started, start = now_iso(), time.perf_counter()
@@ -82,7 +81,7 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "de
     if result.returncode != 0:
         raise SystemExit(f"[{tag}] stage {stage.name} failed (exit {result.returncode}); its log is in {run_dir / stage.name}")
     record = write_stage_record(marker, time.perf_counter() - start, started)
-    return StageRun(stage.name, record["seconds"], record["finished"], reused=False)
+    return StageRun(stage.name, record["seconds"], reused=False)
 
 
 def stages_to_rerun(stages: Sequence[Stage], named: Sequence[str]) -> list[str]:

@@ -102,15 +102,12 @@ class TrainingSummary(L.Callback):
         self.last_epoch_end = time.perf_counter()  # the training's seconds end here, not after the pictures of on_train_end
 
     @staticmethod
-    def stopped_by(trainer: L.Trainer) -> str:
-        """What ended ``trainer``'s fit: ``max_epochs``, ``max_time``, ``max_steps`` or ``other``."""
-        from lightning.pytorch.callbacks import Timer
-
+    def stopped_by(trainer: L.Trainer, time_remaining: float | None) -> str:
+        """What ended ``trainer``'s fit: ``max_epochs``, ``max_time`` (``time_remaining``, the
+        seconds its Timer had left, ran out; None: no Timer), ``max_steps`` or ``other``."""
         if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
             return "max_epochs"
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        remaining = timer.time_remaining() if timer is not None else None
-        if remaining is not None and remaining <= 0:
+        if time_remaining is not None and time_remaining <= 0:
             return "max_time"
         if trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
             return "max_steps"
@@ -125,7 +122,7 @@ class TrainingSummary(L.Callback):
             "epochs": int(trainer.current_epoch), "max_epochs": trainer.max_epochs, "first_epoch": self.first_epoch,
             "steps": int(trainer.global_step), "seconds": round(self.last_epoch_end - self.started, 1),
             "max_time_s": None if remaining is None else round(timer.time_elapsed() + remaining, 1),
-            "stopped_by": self.stopped_by(trainer), "finished": now_iso(),
+            "stopped_by": self.stopped_by(trainer, remaining), "finished": now_iso(),
         }
         if trainer.is_global_zero:
             write_json(self.path, self.summary)
