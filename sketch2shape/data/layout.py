@@ -7,7 +7,8 @@
         failures.csv                 shapes a step failed on (obj_id,step,error)
         cameras.json                 the views the normal maps and sketches were rendered from
         shapes/<obj_id>/
-            mesh.obj                 the raw mesh as copied or generated
+            mesh.obj                 the raw mesh as copied (in the project frame) or generated
+            import.json              where a copied mesh came from, its ShapeNet version, the rotation applied
             normalized_mesh.obj      centered, scaled into the unit sphere
             normalization.json       center and scale that map mesh.obj to normalized_mesh.obj
             sdf_samples.npy          (N, 4) float32: xyz, signed distance (negative inside)
@@ -40,6 +41,10 @@ class ShapeFiles:
     @property
     def mesh(self) -> Path:
         return self.dir / "mesh.obj"
+
+    @property
+    def import_record(self) -> Path:
+        return self.dir / "import.json"
 
     @property
     def normalized_mesh(self) -> Path:

@@ -25,15 +25,46 @@ class MetainfoError(ValueError):
     """A metainfo.csv that does not follow the contract above."""
 
 
-def split_counts(sizes: Mapping[str, int]) -> dict[str, int]:
-    """Validated ``{split: count}`` for every split (missing splits count 0)."""
+REST = "rest"  # a split size: every usable shape that the fixed-size splits leave
+
+
+def split_counts(sizes: Mapping[str, int | str]) -> dict[str, int]:
+    """Validated ``{split: count}`` for every split (missing splits count 0).
+
+    At most one split may be :data:`REST` (``splits: {train: rest, val: 128, test: 256}``): it
+    counts -1 here, and :func:`resolve_rest` gives it every shape the fixed-size splits leave.
+    Raises :class:`MetainfoError` naming an unknown split, a negative size or a size that is
+    neither an integer nor ``rest``.
+    """
     unknown = set(sizes) - set(SPLITS)
     if unknown:
         raise MetainfoError(f"unknown split(s) {sorted(unknown)} in sizes; accepted: {', '.join(SPLITS)}")
-    counts = {split: int(sizes.get(split, 0)) for split in SPLITS}
-    if any(n < 0 for n in counts.values()):
-        raise MetainfoError(f"split sizes must be >= 0, got {counts}")
+    counts = {}
+    for split in SPLITS:
+        value = sizes.get(split, 0)
+        if isinstance(value, str) and value.strip().lower() == REST:
+            counts[split] = -1
+            continue
+        try:
+            counts[split] = int(value)
+        except (TypeError, ValueError):
+            raise MetainfoError(f"split size {split}={value!r} must be an integer or {REST!r} (every shape the other splits leave)") from None
+        if counts[split] < 0:
+            raise MetainfoError(f"split sizes must be >= 0 (or {REST!r}), got {split}={value!r}")
+    if list(counts.values()).count(-1) > 1:
+        raise MetainfoError(f"at most one split may be {REST!r}, got {dict(sizes)}")
     return counts
+
+
+def resolve_rest(counts: Mapping[str, int], available: int) -> dict[str, int]:
+    """``counts`` with its :data:`REST` split (-1) given ``available`` minus the fixed-size splits.
+
+    Raises :class:`MetainfoError` if the fixed-size splits alone need more than ``available``.
+    """
+    fixed = sum(n for n in counts.values() if n >= 0)
+    if available < fixed:
+        raise MetainfoError(f"need {fixed} shapes for splits {dict(counts)}, but only {available} are available")
+    return {split: (available - fixed if n < 0 else n) for split, n in counts.items()}
 
 
 def seeded_order(obj_ids: Sequence[str], seed: int) -> list[str]:
@@ -45,17 +76,22 @@ def seeded_order(obj_ids: Sequence[str], seed: int) -> list[str]:
 def assign_splits(ordered_ids: Sequence[str], counts: Mapping[str, int]) -> pd.DataFrame:
     """Give the first ``counts['train']`` ids to train, the next to val, then test.
 
-    Ids are sorted inside each split and labelled contiguously in split order.
+    With a :data:`REST` split (count -1) the fixed-size splits take the first ids instead (in
+    split order, the rest split left out) and the rest split every id after them. Ids are sorted inside each split and
+    labelled contiguously in split order (train first).
     """
+    rest = [split for split, n in counts.items() if n < 0]
+    counts = resolve_rest(counts, len(ordered_ids))
     needed = sum(counts.values())
     if len(ordered_ids) < needed:
         raise MetainfoError(f"need {needed} shapes for splits {dict(counts)}, but only {len(ordered_ids)} are available")
-    rows, start = [], 0
-    for split in SPLITS:
-        for obj_id in sorted(ordered_ids[start : start + counts.get(split, 0)]):
-            rows.append((obj_id, len(rows), split))
+    fill = [s for s in SPLITS if s not in rest] + rest
+    chunks, start = {}, 0
+    for split in fill:
+        chunks[split] = sorted(ordered_ids[start : start + counts.get(split, 0)])
         start += counts.get(split, 0)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    rows = [(obj_id, split) for split in SPLITS for obj_id in chunks.get(split, [])]
+    return pd.DataFrame([(obj_id, label, split) for label, (obj_id, split) in enumerate(rows)], columns=list(COLUMNS))
 
 
 def make_splits(obj_ids: Sequence[str], sizes: Mapping[str, int], seed: int) -> pd.DataFrame:

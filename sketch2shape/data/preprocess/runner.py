@@ -2,7 +2,8 @@
 
 A step of a shape runs when its ``skip`` setting is ``False`` (always recompute), or ``auto`` and
 either an output is missing or the settings it was made with changed (a hash stored per shape in
-``preprocess.json``, chained through the steps it depends on). ``skip=True`` never runs it.
+``preprocess.json``, chained through the steps it depends on), or, for the ``mesh`` step, the
+input ``mesh.obj`` is newer than its output (imported again). ``skip=True`` never runs it.
 A shape whose step fails is recorded in ``failures.csv``; the other shapes carry on.
 """
 
@@ -109,6 +110,15 @@ def _read_manifest(path: Path) -> dict:
         return {}
 
 
+def _newer(source: Path, output: Path) -> bool:
+    """Whether ``source`` was written after ``output`` (e.g. a shape imported again, in another
+    frame, after it was preprocessed): make's rule, so its outputs are made again."""
+    try:
+        return source.stat().st_mtime_ns > output.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
 def steps_to_run(plan: PreprocessPlan, obj_id: str) -> list[str]:
     """The steps that would run for ``obj_id`` (see module docstring)."""
     files = DatasetLayout(Path(plan.root)).shape(obj_id)
@@ -123,6 +133,7 @@ def steps_to_run(plan: PreprocessPlan, obj_id: str) -> list[str]:
             or any(d in todo for d in DEPENDS_ON[step])
             or manifest.get(step, {}).get("hash") != plan.step_hash(step)
             or not all(p.is_file() for p in step_outputs(step, files, len(plan.cameras)))
+            or (step == "mesh" and _newer(files.mesh, files.normalized_mesh))
         )
         if stale:
             todo.append(step)
