@@ -291,7 +291,7 @@ def make_sketch_pairs(
     todo = [job for job in jobs if not Path(job.path).is_file()]
     log.info("sketch pairs: %d shards (%d to make) in %s", len(jobs), len(todo), shards)
     decoder = deepsdf.decoder
-    args = {"latent_dim": decoder.latent_dim, **{k: v for k, v in (deepsdf.hparams.get("decoder") or {}).items() if k != "latent_dim"}}
+    args = {"latent_dim": decoder.latent_dim, **{k: v for k, v in (deepsdf.hparams.get("decoder") or {}).items() if k not in ("latent_dim", "kind")}}
     state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
     maker = PairMaker(str(layout.root), settings, seed, state, args, type(decoder))
     problems: list[str] = []

@@ -76,6 +76,13 @@ class DeepSDFDecoder(nn.Module):
         out = self.output(x).squeeze(-1)
         return torch.tanh(out) if self.tanh_output else out
 
+    def forward_batched(self, codes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Signed distances (B, P) of B shapes with codes (B, D) at their points (B, P, 3): the
+        shape-space interface the auto-decoder trains through (each code repeated per point)."""
+        batch, count = points.shape[:2]
+        latent = codes[:, None, :].expand(-1, count, -1).reshape(-1, codes.shape[-1])
+        return self(latent, points.reshape(-1, 3)).reshape(batch, count)
+
     def field(self, latent: torch.Tensor) -> "LatentField":
         """The SDF of one shape, ``x -> forward(latent, x)``, with the code folded into biases
         (:class:`LatentField`): what a renderer or a mesher calls many times per latent code.

@@ -1,5 +1,11 @@
 """DeepSDF as a LightningModule: the auto-decoder (shared decoder + one latent code per shape).
 
+The decoder is the shape space's swappable part (:data:`DECODERS`, chosen by the ``kind`` key of
+the ``decoder`` settings): the paper's MLP (``mlp``, the default, :class:`DeepSDFDecoder`) or feature
+planes decoded from the code (``triplane``, :class:`~sketch2shape.models.triplane.TriplaneDecoder`).
+Every decoder offers ``forward(latent, points)``, ``forward_batched(codes, points)``,
+``field(latent)`` and ``latent_dim``; nothing else here or downstream depends on which it is.
+
 Training follows Park et al. 2019: L1 between predicted and true SDF, both clamped to
 ``[-clamp, clamp]``; a zero-mean Gaussian prior on the codes (``latent_reg * ||z||^2``, ramped in
 over ``latent_reg_ramp_epochs``); separate learning rates for decoder and codes, each halved
@@ -16,6 +22,23 @@ import torch
 from torch import nn
 
 from sketch2shape.models.deepsdf import DeepSDFDecoder
+from sketch2shape.models.triplane import TriplaneDecoder
+
+DECODERS: dict[str, type[nn.Module]] = {"mlp": DeepSDFDecoder, "triplane": TriplaneDecoder}
+
+
+def build_decoder(settings: dict[str, Any] | None) -> nn.Module:
+    """The decoder of a ``decoder`` settings node: ``kind`` (default ``mlp``) picks the class of
+    :data:`DECODERS`, the other keys are its constructor's. Raises ValueError naming an unknown
+    kind and the accepted ones (a misspelled argument raises the class's TypeError)."""
+    settings = dict(settings or {})
+    kind = settings.pop("kind", "mlp")
+    if kind not in DECODERS:
+        raise ValueError(f"model.decoder.kind={kind!r} is not a decoder; accepted: {', '.join(DECODERS)}")
+    try:
+        return DECODERS[kind](**settings)
+    except TypeError as err:
+        raise ValueError(f"model.decoder (kind {kind}): {err}") from None
 
 
 def clamped_l1(pred: torch.Tensor, target: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -43,13 +66,13 @@ class DeepSDF(L.LightningModule):
         """
         Args:
             num_shapes: number of training shapes (rows of the latent table).
-            decoder: keyword arguments of :class:`DeepSDFDecoder`.
+            decoder: the decoder's settings (:func:`build_decoder`: ``kind`` and its arguments).
             latent_init_std: std of the initial codes; default ``1 / sqrt(latent_dim)`` (paper).
             train_obj_ids: obj_id of each latent row, stored in the checkpoint for later lookup.
         """
         super().__init__()
         self.save_hyperparameters()
-        self.decoder = DeepSDFDecoder(**(decoder or {}))
+        self.decoder = build_decoder(decoder)
         latent_dim = self.decoder.latent_dim
         self.latents = nn.Embedding(num_shapes, latent_dim)
         std = latent_init_std if latent_init_std is not None else 1.0 / math.sqrt(latent_dim)
@@ -79,12 +102,10 @@ class DeepSDF(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         labels, samples = batch  # (B,), (B, P, 4)
-        batch_size, points_per_shape = samples.shape[:2]
+        batch_size = samples.shape[0]
         codes = self.latents(labels)  # (B, D)
-        latent = codes[:, None, :].expand(-1, points_per_shape, -1).reshape(-1, self.latent_dim)
-        points, target = samples[..., :3].reshape(-1, 3), samples[..., 3].reshape(-1)
-        pred = self.decoder(latent, points)
-        sdf_loss = clamped_l1(pred, target, self.hparams.clamp)
+        pred = self.decoder.forward_batched(codes, samples[..., :3])  # (B, P)
+        sdf_loss = clamped_l1(pred, samples[..., 3], self.hparams.clamp)
         # The paper sums ||z||^2 over the batch's codes and divides by the number of points.
         reg = self.latent_reg_weight() * codes.pow(2).sum(dim=-1).mean()
         loss = sdf_loss + reg
