@@ -1,4 +1,5 @@
-"""Create a dataset's shapes and metainfo: import ShapeNet or generate the built-in chairs."""
+"""Create a dataset's shapes and metainfo: import ShapeNet, generate the built-in chairs, or mix
+datasets that exist (``source: mixed``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import logging
 from pathlib import Path
 
 from sketch2shape.data.layout import DatasetLayout
-from sketch2shape.data.metainfo import make_splits, read_metainfo, split_counts, write_metainfo
+from sketch2shape.data.metainfo import COLUMNS, SPLITS, make_splits, read_metainfo, split_counts, write_metainfo
 from sketch2shape.data.procedural import generate_chair
 from sketch2shape.utils.io import save_mesh, write_json
 from sketch2shape.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("shapenet", "procedural")
+SOURCES = ("shapenet", "procedural", "mixed")
 
 
 def procedural_obj_id(index: int) -> str:
@@ -43,8 +44,50 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
     write_metainfo(layout.metainfo, make_splits(ids, counts, split_seed))
 
 
+def mix_datasets(layout: DatasetLayout, parts: list[DatasetLayout]) -> None:
+    """Make ``layout`` the union of the datasets ``parts``: every shape a symlink to its part's
+    folder (no copies; preprocessing through the link writes into the part, so a part preprocessed
+    with the same settings is reused as it is), each shape in its part's split, labels contiguous,
+    train first. Written again when a part's metainfo.csv is newer than the mix's.
+
+    Raises FileNotFoundError naming a part that does not exist yet, ValueError for an obj_id in
+    two parts.
+    """
+    import pandas as pd
+
+    missing = [part for part in parts if not part.metainfo.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"data.parts of {layout.name}: {', '.join(str(p.metainfo) for p in missing)} missing; create each part first "
+            f"(python scripts/preprocess_data.py data=<part>, or copy_shapenet.py for a ShapeNet part)"
+        )
+    if layout.metainfo.is_file() and all(layout.metainfo.stat().st_mtime_ns >= p.metainfo.stat().st_mtime_ns for p in parts):
+        return
+    tables = [read_metainfo(part.metainfo).assign(part=part) for part in parts]
+    merged = pd.concat(tables, ignore_index=True)
+    twice = merged["obj_id"][merged["obj_id"].duplicated()].tolist()
+    if twice:
+        raise ValueError(f"data.parts of {layout.name}: obj_ids in more than one part: {twice[:5]}")
+    layout.shapes_dir.mkdir(parents=True, exist_ok=True)
+    for obj_id, part in zip(merged["obj_id"], merged["part"]):
+        link = layout.shape(obj_id).dir
+        target = part.shape(obj_id).dir.resolve()
+        if link.is_symlink() and link.resolve() == target:
+            continue
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(target, target_is_directory=True)
+    merged["split"] = pd.Categorical(merged["split"], categories=list(SPLITS), ordered=True)
+    merged = merged.sort_values(["split", "obj_id"]).reset_index(drop=True)
+    merged["label"] = range(len(merged))
+    merged["split"] = merged["split"].astype(str)
+    write_metainfo(layout.metainfo, merged.loc[:, list(COLUMNS)])
+
+
 def ensure_dataset(data_cfg) -> DatasetLayout:
-    """The dataset's layout; procedural datasets are generated on first use.
+    """The dataset's layout; procedural datasets are generated on first use, mixed ones
+    (``data.parts``: dataset names under the same data folder) linked from their parts
+    (:func:`mix_datasets`).
 
     Raises a clear error for a ShapeNet dataset that was not imported yet.
     """
@@ -52,6 +95,12 @@ def ensure_dataset(data_cfg) -> DatasetLayout:
     source = str(data_cfg.get("source", "shapenet"))
     if source not in SOURCES:
         raise ValueError(f"data.source={source!r}; accepted: {', '.join(SOURCES)}")
+    if source == "mixed":
+        parts = list(data_cfg.get("parts") or [])
+        if not parts:
+            raise ValueError(f"data.source=mixed needs data.parts, the names of the datasets to mix (e.g. [procedural_chair_1024, shapenet_chair_all])")
+        mix_datasets(layout, [DatasetLayout(layout.root.parent / str(name)) for name in parts])
+        return layout
     if layout.metainfo.is_file():
         read_metainfo(layout.metainfo)  # validates
         return layout

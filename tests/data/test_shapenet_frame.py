@@ -161,3 +161,39 @@ def test_real_v1_and_v2_chairs_import_to_the_same_frame(tmp_path):
         assert chamfer_x1000(raw, v2) > 10.0, obj_id
     meta = pd.read_csv(tmp_path / "v1" / "metainfo.csv")
     assert len(meta) == 10
+
+
+def test_a_mixed_dataset_links_its_parts_and_keeps_their_splits(tmp_path):
+    """``data=chair_mix``: procedural and ShapeNet chairs in one dataset of symlinks, preprocessed
+    through the links into the parts (nothing copied, nothing computed twice)."""
+    from sketch2shape.data.create import ensure_dataset
+    from sketch2shape.data.preprocess.pipeline import preprocess_dataset
+    from sketch2shape.data.metainfo import read_metainfo
+    from tests.data.test_preprocess_pipeline import TINY
+    from sketch2shape.utils.hydra import compose
+
+    def tiny_cfg(root, data, *extra):  # the tiny settings for any dataset
+        return compose("preprocess_data", [data, *(o for o in TINY if not o.startswith(("data=", "data.splits"))), f"paths.root_dir={root}",
+                                           "data.preprocess_synthetic.stroke_width=1", *extra])
+
+    procedural = tiny_cfg(tmp_path, "data=procedural_chair_4", "data.name=procedural_chair_1024", "data.splits={train: 2, val: 1}")
+    assert not preprocess_dataset(procedural).failed
+    write_obj(tmp_path / "src" / "real_v1" / "model.obj", chair_mesh())
+    write_obj(tmp_path / "src" / "real_v2" / "models" / "model_normalized.obj", chair_mesh())
+    real = tiny_cfg(tmp_path, "data=shapenet_chair_all", "data.splits={train: rest, val: 1, test: 0}")
+    copy_shapenet(tmp_path / "src", DatasetLayout.from_config(real.data), {"train": "rest", "val": 1}, seed=0)
+    assert not preprocess_dataset(real).failed
+    mix = tiny_cfg(tmp_path, "data=chair_mix")
+    with pytest.raises(ValueError, match="data.parts"):
+        ensure_dataset(tiny_cfg(tmp_path, "data=chair_mix", "data.parts=[]").data)
+    summary = preprocess_dataset(mix)
+    assert summary.shapes == 6 and not summary.failed
+    assert summary.steps_run == {}  # every shape was done in its part, with the same settings
+    layout = DatasetLayout.from_config(mix.data)
+    meta = read_metainfo(layout.metainfo)
+    assert meta["split"].value_counts().to_dict() == {"train": 3, "val": 2, "test": 1}
+    assert meta["label"].tolist() == list(range(6)) and (meta["split"].iloc[:3] == "train").all()
+    real_layout = DatasetLayout.from_config(real.data)
+    for obj_id in ("real_v1", "real_v2"):
+        assert layout.shape(obj_id).dir.is_symlink()
+        assert real_layout.shape(obj_id).sdf_samples.is_file()  # written through the link into the part
