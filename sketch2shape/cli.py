@@ -25,9 +25,14 @@ class Stage:
     """One step of the demo: a task of :mod:`sketch2shape.tasks` run in its own process into its own
     folder, skipped once done."""
 
-    name: str  # the task's name
+    name: str  # the stage's folder, and the task's name unless ``task`` is given
     args: list[str] = field(default_factory=list)
     needs: tuple[str, ...] = ()  # the earlier stages whose outputs it reads (run again with them: --rerun)
+    task: str | None = None  # the task of :mod:`sketch2shape.tasks` (default: ``name``), when one task runs in two stages
+
+    @property
+    def module(self) -> str:
+        return f"sketch2shape.tasks.{self.task or self.name}"
 
     def done_marker(self, run_dir: Path) -> Path:
         """Its record once finished (:func:`sketch2shape.utils.run_records.write_stage_record`):
@@ -74,7 +79,7 @@ def run_stage(stage: Stage, run_dir: Path, common: Sequence[str], tag: str = "de
     if record is not None:
         print(f"[{tag}] {stage.name}: done before, reusing {marker.parent}")
         return StageRun(stage.name, record.get("seconds"), reused=True)
-    command = [sys.executable, "-m", f"sketch2shape.tasks.{stage.name}", *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
+    command = [sys.executable, "-m", stage.module, *stage.args, *common, f"hydra.run.dir={run_dir / stage.name}"]
     print(f"[{tag}] {stage.name}: {' '.join(command[1:])}", flush=True)
     started, start = now_iso(), time.perf_counter()
     result = subprocess.run(command, cwd=Path.cwd())
@@ -152,16 +157,53 @@ def demo(args: argparse.Namespace) -> None:
 DEMO_RUN = Path("logs") / "demo" / "procedural_chair_16"
 
 
-def release_stages(run_dir: Path, data: str) -> list[Stage]:
-    """The release training: data, DeepSDF, sketch pairs, sketch encoder (sketch2shape/conf/experiment/*/release.yaml)."""
+REAL_CHAIRS = Path("..") / "shared" / "data" / "shapenet_v1_chairs" / "03001627"  # train-release --real-chairs default
+
+
+def data_parts(data: str) -> list[tuple[str, str]]:
+    """``[(name, source)]`` of the datasets a mixed data config (``source: mixed``) joins; ``[]``
+    for any other data config. Raises SystemExit naming an unknown data config."""
+    from omegaconf import OmegaConf
+
+    from sketch2shape.utils.hydra import config_dir
+
+    def load(name: str):
+        path = Path(config_dir()) / "data" / f"{name}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in path.parent.glob("*.yaml") if p.stem != "base")
+            raise SystemExit(f"error: data config {name!r} does not exist; accepted: {', '.join(known)}")
+        return OmegaConf.load(path)
+
+    node = load(data)
+    if node.get("source") != "mixed":
+        return []
+    return [(str(part), str(load(str(part)).get("source", "shapenet"))) for part in node.get("parts", [])]
+
+
+def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAIRS) -> list[Stage]:
+    """The release training: data, DeepSDF, sketch pairs, sketch encoder (sketch2shape/conf/experiment/*/release*.yaml).
+
+    For a mixed dataset (``data=chair_mix``) the data stages make each part first: a ShapeNet part
+    is imported from ``real_chairs`` (``copy_<part>``) and each part preprocessed
+    (``preprocess_<part>``), then the mix is linked (``preprocess_data``); DeepSDF trains with
+    ``release_mix`` (the triplane shape space), otherwise with ``release`` (the CPU-sized MLP)."""
     deepsdf = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
     pairs = run_dir / "sketch_pairs"
+    parts = data_parts(data)
+    stages = []
+    for part, source in parts:
+        if source == "shapenet":
+            stages.append(Stage(f"copy_{part}", [f"data={part}", f"+source={Path(real_chairs).resolve()}"], task="copy_shapenet"))
+        stages.append(Stage(f"preprocess_{part}", [f"data={part}", "workers=2"], needs=tuple(s.name for s in stages if s.name == f"copy_{part}"),
+                            task="preprocess_data"))
+    experiment = "release_mix" if parts else "release"
     return [
-        Stage("preprocess_data", [f"data={data}", "workers=2"]),
-        Stage("train_deepsdf", ["+experiment/train_deepsdf=release", f"data={data}"]),
-        Stage("make_sketch_pairs", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"]),
+        *stages,
+        Stage("preprocess_data", [f"data={data}", "workers=2"], needs=tuple(s.name for s in stages)),
+        Stage("train_deepsdf", [f"+experiment/train_deepsdf={experiment}", f"data={data}"], needs=("preprocess_data",)),
+        Stage("make_sketch_pairs", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"], needs=("train_deepsdf",)),
         Stage("train_sketch_encoder", ["+experiment/train_sketch_encoder=release", f"data={data}",
-                                                                  f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"]),
+                                       f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"], needs=("make_sketch_pairs",)),
     ]
 
 
@@ -174,7 +216,7 @@ def train_release(args: argparse.Namespace) -> None:
     log_dir = Path(args.log_dir)
     run_dir = log_dir / "release" / args.data
     common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
-    stages = release_stages(run_dir, args.data)
+    stages = release_stages(run_dir, args.data, args.real_chairs)
     timings = {}
     for stage in stages:
         timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release").seconds or 0.0
@@ -476,7 +518,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index> | mps (default: auto, CUDA when available)")
     r.set_defaults(func=reconstruct)
     t = sub.add_parser("train-release", help="train the release models (DeepSDF + sketch encoder) on the built-in chairs and export them (95 min measured on 2 CPU cores; model_card.md)")
-    t.add_argument("--data", default="procedural_chair_1024", help="data config (default: procedural_chair_1024)")
+    t.add_argument("--data", default="procedural_chair_1024", help="data config (default: procedural_chair_1024, the built-in chairs alone; "
+                   "chair_mix: those and the real ShapeNet chairs of --real-chairs, under ShapeNet's non-commercial terms)")
+    t.add_argument("--real-chairs", default=str(REAL_CHAIRS), help=f"with --data chair_mix: the ShapeNetCore chair folder to import (default: {REAL_CHAIRS})")
     t.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     t.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); runs go to <log-dir>/release/<data>")
     t.add_argument("--out", default=None, help="where to export the model files and model card (default: the package's sketch2shape/pretrained/)")

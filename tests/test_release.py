@@ -23,3 +23,29 @@ def test_release_stages_compose_with_the_release_settings(tmp_path: Path) -> Non
     encoder = cfgs["train_sketch_encoder"]
     assert encoder.deepsdf_ckpt_path == deepsdf and encoder.pairs_dir == cfgs["make_sketch_pairs"].out_dir
     assert encoder.model.net.framing == "ink_box" and encoder.model.net.output == "direct"
+
+
+def test_release_on_the_mixed_chairs_makes_each_part_first(tmp_path: Path) -> None:
+    """``train-release --data chair_mix``: the real chairs are imported and each part preprocessed
+    before the mix; DeepSDF trains the triplane shape space on both."""
+    stages = release_stages(tmp_path / "run", "chair_mix", tmp_path / "ShapeNet" / "03001627")
+    assert [s.name for s in stages] == ["preprocess_procedural_chair_1024", "copy_shapenet_chair_all", "preprocess_shapenet_chair_all",
+                                        "preprocess_data", "train_deepsdf", "make_sketch_pairs", "train_sketch_encoder"]
+    assert [s.task or s.name for s in stages][:4] == ["preprocess_data", "copy_shapenet", "preprocess_data", "preprocess_data"]
+    assert stages[2].needs == ("copy_shapenet_chair_all",) and set(stages[3].needs) == {s.name for s in stages[:3]}
+    cfgs = {s.name: compose(s.task or s.name, normalize_overrides([*s.args, f"paths.root_dir={tmp_path}"], config_dir(), s.task or s.name)) for s in stages}
+    assert cfgs["copy_shapenet_chair_all"].source == str((tmp_path / "ShapeNet" / "03001627").resolve())
+    assert cfgs["preprocess_data"].data.source == "mixed" and list(cfgs["preprocess_data"].data.parts) == ["procedural_chair_1024", "shapenet_chair_all"]
+    assert cfgs["train_deepsdf"].data.name == "chair_mix" and cfgs["train_deepsdf"].model.decoder.kind == "triplane"
+    assert cfgs["train_sketch_encoder"].data.name == "chair_mix"
+    # every part's preprocessing settings are the mix's: the mix reuses the parts' outputs
+    for part in ("procedural_chair_1024", "shapenet_chair_all"):
+        for step in ("preprocess_sdf", "preprocess_surface", "preprocess_normals", "preprocess_synthetic", "camera", "views"):
+            assert cfgs[f"preprocess_{part}"].data[step] == cfgs["preprocess_data"].data[step], (part, step)
+
+
+def test_an_unknown_release_data_config_is_named():
+    import pytest
+
+    with pytest.raises(SystemExit, match="'chair_mixx' does not exist; accepted: .*chair_mix"):
+        release_stages(Path("run"), "chair_mixx")
