@@ -3,10 +3,10 @@
 * **Line chamfer** (2D): the answer is ray-cast from the view the method used and its contour and
   crease lines are drawn as the training sketches are (:func:`~sketch2shape.render.sketch.edge_mask`,
   silhouette plus creases above ``crease_angle_deg``). The drawing's strokes and those lines are
-  each framed on their bounding square (:func:`~sketch2shape.optimize.sketch_to_shape.framed`,
-  so neither position nor size counts) and thinned to one-pixel lines (skeletonize); the figure is the mean of
-  the two directed mean distances (drawing -> answer lines, answer lines -> drawing) in units of
-  the frame's size (0: the same lines; 0.05: lines 5% of the drawing's size apart on average).
+  each thinned to one-pixel lines (skeletonize) and their pixel coordinates framed on their own
+  bounding square (centred, in units of its side: neither position nor size counts); the figure
+  is the mean of the two directed mean distances (drawing -> answer lines, answer lines ->
+  drawing), 0 for the same lines, 0.05 for lines 5% of the drawing's size apart on average.
   Strokes the answer lacks and lines the drawing lacks both cost, so slats, X-frames and
   missing backs count, where a filled outline hides them.
 * **Silhouette IoU**: the method's own score (filled outline vs the answer's silhouette).
@@ -28,13 +28,10 @@ import trimesh
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
-from sketch2shape.optimize.sketch_to_shape import framed, mesh_pieces
+from sketch2shape.optimize.sketch_to_shape import mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import edge_mask
-
-FRAME = 128  # pixels of the square both line images are framed into
-
 
 @dataclass(frozen=True)
 class Agreement:
@@ -59,15 +56,25 @@ def answer_lines(mesh: trimesh.Trimesh, camera: Camera, crease_angle_deg: float 
     return edge_mask(rendering.normals, rendering.mask, crease_angle_deg)
 
 
-def line_chamfer(drawing_ink: np.ndarray, lines: np.ndarray, size: int = FRAME) -> float:
-    """Symmetric mean distance between two line images (bool (H, W) each; module docstring), in
-    units of the frame's size; ``inf`` when either has no line."""
-    a, b = thin(framed(drawing_ink, size)), thin(framed(lines, size))
-    if not a.any() or not b.any():
+def framed_points(lines: np.ndarray) -> np.ndarray:
+    """(N, 2) float coordinates of the one-pixel lines (``thin``) of a stroke mask (bool (H, W)),
+    framed on their bounding square: centred on it and in units of its side. Framing the
+    points, not the image, loses no thin line to resampling."""
+    ys, xs = np.nonzero(thin(lines))
+    if len(xs) == 0:
+        return np.zeros((0, 2))
+    points = np.stack([xs, ys], axis=1).astype(float)
+    low, high = points.min(0), points.max(0)
+    return (points - 0.5 * (low + high)) / max(float((high - low).max()), 1.0)
+
+
+def line_chamfer(drawing_ink: np.ndarray, lines: np.ndarray) -> float:
+    """Symmetric mean distance between two line images (bool (H, W) each, any sizes; module
+    docstring), in units of each one's bounding square; ``inf`` when either has no line."""
+    a, b = framed_points(drawing_ink), framed_points(lines)
+    if not len(a) or not len(b):
         return float("inf")
-    to_b = cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, 5)
-    to_a = cv2.distanceTransform((~a).astype(np.uint8), cv2.DIST_L2, 5)
-    return float(0.5 * (to_b[a].mean() + to_a[b].mean()) / size)
+    return float(0.5 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
 
 
 def symmetry(mesh: trimesh.Trimesh, points: int = 5000, seed: int = 0) -> float:
