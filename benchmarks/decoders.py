@@ -76,7 +76,7 @@ def make_subset(root: Path, source: str, name: str, train: int) -> Path:
     dst.shapes_dir.mkdir(parents=True, exist_ok=True)
     for obj_id in chosen + unseen:
         link = dst.shapes_dir / obj_id
-        if not link.exists():
+        if not link.is_symlink():
             link.symlink_to(src.shape(obj_id).dir.resolve())
     if src.cameras.is_file():
         (dst.root / "cameras.json").write_text(src.cameras.read_text())
@@ -119,8 +119,9 @@ def fit(name: str, data: str, root: Path, ckpt: Path, mode: str, obj_ids: list[s
     return pd.read_csv(metrics)
 
 
-def speed(ckpt: Path, latent_source: Path) -> dict[str, float]:
-    """Seconds to mesh one fitted code at 128^3 and to render it at 64^2 with its gradient."""
+def speed(ckpt: Path) -> dict[str, float]:
+    """Seconds to mesh the first training code at 128^3 and to render it at 64^2 with its gradient
+    (one thread; run while the other decoders' jobs may still run, so compare them loosely)."""
     import torch
 
     from sketch2shape.mesh.marching_cubes import extract_mesh
@@ -196,7 +197,7 @@ def main() -> None:
                 "steps": record["epochs"] * steps_per_epoch,
                 "train_fit": finite_mean(train_fit, "train/chamfer"),
                 "sdf_fit": finite_mean(sdf_fit, "val/chamfer"), "sdf_fit_empty": int((~np.isfinite(shape_rows(sdf_fit)["val/chamfer"])).sum()),
-                "sdf_fit_median": shape_rows(sdf_fit)["val/chamfer"].median() * 1000, **speed(ckpt, root)}
+                "sdf_fit_median": shape_rows(sdf_fit)["val/chamfer"].median() * 1000, **speed(ckpt)}
 
     with ThreadPoolExecutor(max_workers=len(args.decoders)) as pool:  # all side by side: the same machine for each
         rows = list(pool.map(one, args.decoders))

@@ -192,6 +192,8 @@ def main() -> None:
     reference = args.reference_data or synthetic
     if not args.drawings.is_dir():
         raise SystemExit(f"error: {args.drawings} does not exist (the human drawings of ../shared/data)")
+    if not (reference / "metainfo.csv").is_file():
+        raise SystemExit(f"error: {reference} has no metainfo.csv: give --reference-data, a preprocessed dataset whose training chairs set the diversity scale")
     method = load_method(args)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     human, shown = human_rows(method, args.drawings, args.limit)

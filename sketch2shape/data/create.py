@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 from sketch2shape.data.layout import DatasetLayout
@@ -31,6 +32,8 @@ def generate_procedural_dataset(layout: DatasetLayout, sizes: dict, chair_seed: 
     """
 
     counts = split_counts(sizes)
+    if any(n < 0 for n in counts.values()):
+        raise ValueError(f"data.splits={dict(sizes)}: a generated dataset has no pool to take the 'rest' of; give every split a size")
     total = sum(counts.values())
     ids = []
     for index in progress_bar(range(total), desc=f"generate {layout.name}", unit="chair"):
@@ -48,7 +51,8 @@ def mix_datasets(layout: DatasetLayout, parts: list[DatasetLayout]) -> None:
     """Make ``layout`` the union of the datasets ``parts``: every shape a symlink to its part's
     folder (no copies; preprocessing through the link writes into the part, so a part preprocessed
     with the same settings is reused as it is), each shape in its part's split, labels contiguous,
-    train first. Written again when a part's metainfo.csv is newer than the mix's.
+    train first. Made again each time (cheap: links and one table), so a changed part or parts
+    list is always followed; links are relative, so the data folder can move.
 
     Raises FileNotFoundError naming a part that does not exist yet, ValueError for an obj_id in
     two parts.
@@ -61,22 +65,22 @@ def mix_datasets(layout: DatasetLayout, parts: list[DatasetLayout]) -> None:
             f"data.parts of {layout.name}: {', '.join(str(p.metainfo) for p in missing)} missing; create each part first "
             f"(python scripts/preprocess_data.py data=<part>, or copy_shapenet.py for a ShapeNet part)"
         )
-    if layout.metainfo.is_file() and all(layout.metainfo.stat().st_mtime_ns >= p.metainfo.stat().st_mtime_ns for p in parts):
-        return
     tables = [read_metainfo(part.metainfo).assign(part=part) for part in parts]
     merged = pd.concat(tables, ignore_index=True)
     twice = merged["obj_id"][merged["obj_id"].duplicated()].tolist()
     if twice:
         raise ValueError(f"data.parts of {layout.name}: obj_ids in more than one part: {twice[:5]}")
     layout.shapes_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {}
     for obj_id, part in zip(merged["obj_id"], merged["part"]):
-        link = layout.shape(obj_id).dir
-        target = part.shape(obj_id).dir.resolve()
-        if link.is_symlink() and link.resolve() == target:
-            continue
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(target, target_is_directory=True)
+        wanted[obj_id] = os.path.relpath(part.shape(obj_id).dir, layout.shapes_dir)  # relative: the data folder can move
+    for entry in layout.shapes_dir.iterdir():
+        if entry.is_symlink() and os.readlink(entry) != wanted.get(entry.name):
+            entry.unlink()  # a shape no longer in the parts, or linked elsewhere before
+    for obj_id, target in wanted.items():
+        link = layout.shapes_dir / obj_id
+        if not link.is_symlink():
+            link.symlink_to(target, target_is_directory=True)
     merged["split"] = pd.Categorical(merged["split"], categories=list(SPLITS), ordered=True)
     merged = merged.sort_values(["split", "obj_id"]).reset_index(drop=True)
     merged["label"] = range(len(merged))

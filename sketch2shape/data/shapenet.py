@@ -133,21 +133,25 @@ def import_record(source_mesh: Path) -> dict:
 
 def copy_shape(source_mesh: Path, files) -> None:
     """Copy one ShapeNet mesh to ``files.mesh`` in the project frame and record how
-    (``import.json``), atomically; nothing is written when an earlier run left the same record
-    and the copy (resuming an interrupted import). A copy without a record, e.g. from before the
-    frame was recorded, is made again."""
+    (``import.json``), atomically. Nothing is written when an earlier run left a record of the same
+    frame and the copy (resuming an interrupted import); a copy without a record (imported before
+    the frame was recorded) is rewritten only if its text differs from the turned source (a v1
+    copy), so a v2 dataset keeps its mesh files and its preprocessing."""
     record = import_record(source_mesh)
     record_path = files.import_record
+    frame_keys = ("shapenet_version", "rotation", "frame")  # not the source path: the same files may be mounted elsewhere
     if files.mesh.is_file() and record_path.is_file():
         try:
-            if json.loads(record_path.read_text()) == record:
+            old = json.loads(record_path.read_text())
+            if all(old.get(k) == record[k] for k in frame_keys):
                 return
         except json.JSONDecodeError:
             pass
     text = rotate_obj_text(decode_obj_bytes(Path(source_mesh).read_bytes()), np.asarray(record["rotation"]))
-    record_path.unlink(missing_ok=True)  # the mesh changes first: a crash between the two writes redoes both
-    with atomic_path(files.mesh) as tmp:
-        Path(tmp).write_text(text)
+    if not (files.mesh.is_file() and decode_obj_bytes(files.mesh.read_bytes()) == text):
+        record_path.unlink(missing_ok=True)  # the mesh changes first: a crash between the two writes redoes both
+        with atomic_path(files.mesh) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
     write_json(record_path, record)
 
 

@@ -216,7 +216,8 @@ class PairMaker:
                     latent = torch.as_tensor(code)
                     decoder = self.decoder()
                     with torch.no_grad():
-                        mesh, _ = extract_mesh(lambda p: decoder(latent, p), resolution=self.settings.mesh_resolution, strides=(4, 2, 1))
+                        field = decoder.field(latent) if hasattr(decoder, "field") else (lambda p: decoder(latent, p))  # per-code work once
+                        mesh, _ = extract_mesh(field, resolution=self.settings.mesh_resolution, strides=(4, 2, 1))
                     if len(mesh.faces) == 0:
                         problems.append(f"decoded code {row}: empty mesh")
                         continue

@@ -38,7 +38,7 @@ def sample_planes(planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         planes: (B, 3, C, R, R) features on a regular grid over [-1, 1]^2 per plane, grid corners
             at -1 and 1 (``align_corners=True``); plane k spans the axes :data:`PLANE_AXES` [k]
             (its last index runs along the first of them).
-        points: (B, P, 3) in the normalized frame; coordinates are clamped to [-1, 1].
+        points: (B, P, 3) in the normalized frame; coordinates are clamped to [-1, 1] (NaN to 0).
     Returns:
         (B, P, 3 * C): the three planes' features, concatenated in :data:`PLANE_AXES` order.
         Differentiable in ``planes`` and (any order) in ``points``.
@@ -46,7 +46,7 @@ def sample_planes(planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     batch, count, channels, res = planes.shape[0], points.shape[1], planes.shape[2], planes.shape[-1]
     table = planes.permute(0, 1, 3, 4, 2).reshape(-1, channels)  # (B * 3 * R * R, C)
     uv = torch.stack([points[..., list(axes)] for axes in PLANE_AXES], dim=1)  # (B, 3, P, 2)
-    pix = (uv.clamp(-1.0, 1.0) + 1.0) * (0.5 * (res - 1))
+    pix = (torch.nan_to_num(uv).clamp(-1.0, 1.0) + 1.0) * (0.5 * (res - 1))  # NaN reads the centre, not memory
     corner = pix.detach().floor().clamp(0, res - 2)
     frac = pix - corner  # (B, 3, P, 2) in [0, 1]
     corner = corner.long()
@@ -147,10 +147,13 @@ class TriplaneDecoder(nn.Module):
             latent = latent[None]
         if latent.shape[0] == 1:
             return self.forward_batched(latent, points[None])[0]
-        codes, group = torch.unique(latent, dim=0, return_inverse=True)
-        if len(codes) == 1:  # one code repeated: keep the graph to the given rows' first one
+        # Group the rows by code (unique has no gradient: group on the values, decode the rows).
+        codes, group = torch.unique(latent.detach(), dim=0, return_inverse=True)
+        if len(codes) == 1:
             return self.forward_batched(latent[:1], points[None])[0]
-        planes = self.planes(codes)
+        first = torch.full((len(codes),), len(group), dtype=torch.long, device=group.device).scatter_reduce(
+            0, group, torch.arange(len(group), device=group.device), reduce="amin")
+        planes = self.planes(latent[first])
         out = points.new_empty(len(points))
         for g in range(len(codes)):
             rows = (group == g).nonzero().squeeze(-1)

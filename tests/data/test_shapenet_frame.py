@@ -197,3 +197,45 @@ def test_a_mixed_dataset_links_its_parts_and_keeps_their_splits(tmp_path):
     for obj_id in ("real_v1", "real_v2"):
         assert layout.shape(obj_id).dir.is_symlink()
         assert real_layout.shape(obj_id).sdf_samples.is_file()  # written through the link into the part
+
+
+def test_a_v2_copy_from_before_the_frame_record_keeps_its_file(tmp_path):
+    """A v2 dataset imported before import.json existed: the record is added, the mesh (and so
+    its preprocessing) is left as it was."""
+    write_obj(tmp_path / "src" / "e_v2" / "models" / "model_normalized.obj", chair_mesh())
+    layout = DatasetLayout(tmp_path / "data" / "v2")
+    copy_shapenet(tmp_path / "src", layout, {"train": 1}, seed=0)
+    files = layout.shape("e_v2")
+    files.import_record.unlink()
+    before = os.stat(files.mesh).st_mtime_ns
+    time.sleep(0.02)
+    copy_shapenet(tmp_path / "src", layout, {"train": 1}, seed=0)
+    assert files.import_record.is_file() and os.stat(files.mesh).st_mtime_ns == before
+
+
+def test_a_generated_dataset_refuses_a_rest_split(tmp_path):
+    from sketch2shape.data.create import generate_procedural_dataset
+
+    with pytest.raises(ValueError, match="no pool to take the 'rest'"):
+        generate_procedural_dataset(DatasetLayout(tmp_path / "p"), {"train": "rest", "val": 1}, 0, 0, 2)
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_mix_follows_its_parts(tmp_path):
+    from sketch2shape.data.create import mix_datasets
+    from sketch2shape.data.metainfo import assign_splits, read_metainfo, write_metainfo
+
+    parts = []
+    for name, ids in (("a", ["a1", "a2"]), ("b", ["b1"]), ("c", ["c1", "c2"])):
+        part = DatasetLayout(tmp_path / name)
+        for obj_id in ids:
+            part.shape(obj_id).dir.mkdir(parents=True)
+        write_metainfo(part.metainfo, assign_splits(ids, {"train": len(ids) - 1, "val": 1}))
+        parts.append(part)
+    mix = DatasetLayout(tmp_path / "mix")
+    mix_datasets(mix, parts[:2])
+    assert sorted(read_metainfo(mix.metainfo)["obj_id"]) == ["a1", "a2", "b1"]
+    assert not os.path.isabs(os.readlink(mix.shape("a1").dir)) and mix.shape("a1").dir.resolve() == parts[0].shape("a1").dir.resolve()
+    mix_datasets(mix, [parts[0], parts[2]])  # another parts list: b's shape goes, c's come
+    assert sorted(read_metainfo(mix.metainfo)["obj_id"]) == ["a1", "a2", "c1", "c2"]
+    assert not mix.shape("b1").dir.is_symlink() and mix.shape("c2").dir.is_dir()

@@ -109,3 +109,15 @@ def test_a_triplane_shape_meshes_and_renders(trained):
     assert rendering.mask.float().mean() > 0.1
     rendering.normals[rendering.mask].sum().backward()
     assert latent.grad is not None and latent.grad.abs().sum() > 0
+
+
+def test_per_point_codes_keep_their_gradient():
+    """The sketch encoder's SDF loss expands each predicted code per point: the gradient must
+    reach every code."""
+    decoder = small_decoder()
+    codes = (torch.randn(2, 16) * 0.3).requires_grad_(True)
+    points = torch.rand(2, 30, 3) * 2 - 1
+    decoder(codes.repeat_interleave(30, dim=0), points.reshape(-1, 3)).sum().backward()
+    assert codes.grad is not None and (codes.grad.abs().sum(dim=1) > 0).all()
+    nan = decoder(codes[0].detach(), torch.tensor([[float("nan"), 0.0, 0.0]]))
+    assert nan.shape == (1,)  # a NaN point reads the planes' centre, not outside them
