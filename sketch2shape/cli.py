@@ -224,7 +224,8 @@ def train_release(args: argparse.Namespace) -> None:
     command = "sketch2shape train-release " + " ".join(sys.argv[2:])
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",
-                           out, command=command.strip(), timings=timings, machine=machine, data=args.data)
+                           out, command=command.strip(), timings=timings, machine=machine, data=args.data,
+                           parts=[name for name, _ in data_parts(args.data)], deepsdf_experiment="release_mix" if data_parts(args.data) else "release")
     print(f"[release] exported {', '.join(str(p) for p in paths)}")
 
 

@@ -154,10 +154,12 @@ def shipped_deepsdf_record(record: dict[str, Any], deepsdf_file: Path) -> dict[s
 
 
 def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: str | Path, command: str, timings: dict[str, float],
-                   machine: str, data: str) -> list[Path]:
+                   machine: str, data: str, parts: list[str] | None = None, deepsdf_experiment: str = "release") -> list[Path]:
     """Write the release files (``deepsdf.pt``, ``sketch_encoder.pt``) and ``model_card.md`` /
-    ``model_card.json`` (data config, seeds, command, wall time per stage, machine) into ``out_dir``.
-    Measured metrics are added to the card by ``benchmarks/sketch_to_shape.py --model-card``."""
+    ``model_card.json`` (data config, its parts and terms, seeds, command, wall time per stage,
+    machine) into ``out_dir``. ``parts``: the datasets a mixed ``data`` joins (their terms are the
+    card's: ShapeNet's when one is a ShapeNet import). Measured metrics are added to the card by
+    ``benchmarks/sketch_to_shape.py --model-card``."""
     import json
 
 
@@ -177,17 +179,24 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
         "wall_time_total_s": round(float(sum(timings.values())), 1),
         "machine": machine,
         "deepsdf": {"decoder": dict(deepsdf.hparams.get("decoder") or {}), "num_shapes": int(deepsdf.latents.weight.shape[0]),
-                    "seed": 42, "config": "sketch2shape/conf/experiment/train_deepsdf/release.yaml"},
+                    "seed": 42, "config": f"sketch2shape/conf/experiment/train_deepsdf/{deepsdf_experiment}.yaml"},
         "sketch_encoder": {"net": {k: v for k, v in (hp.get("net") or {}).items() if k != "encoder"}, "encoder": (hp.get("net") or {}).get("encoder"),
                            "seed": hp.get("seed"), "config": "sketch2shape/conf/experiment/train_sketch_encoder/release.yaml"},
         "files": {p.name: p.stat().st_size for p in paths},
+        "parts": list(parts or []),
+        "terms": "ShapeNet: non-commercial research and education only" if any("shapenet" in p for p in parts or [data]) else "no third-party data",
     }
     write_json(out / "model_card.json", card)
     minutes = {k: f"{v / 60:.1f} min" for k, v in card["wall_time_s"].items()}
+    if parts:
+        data_text = (f"`data={data}`, the union of {', '.join(f'`{p}`' for p in parts)} (`sketch2shape/conf/data/{data}.yaml`; "
+                     "the built-in procedural chairs and real ShapeNet chairs)")
+    else:
+        data_text = (f"the built-in procedural chairs (`data={data}`: generator version 2, 1024 train / 64 val / 64 test chairs, "
+                     f"`sketch2shape/conf/data/{data}.yaml`)")
     text = f"""# sketch2shape release models
 
-Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1024 train / 64 val /
-64 test chairs, `sketch2shape/conf/data/{data}.yaml`), on {machine}, by
+Trained on {data_text}, on {machine}, by
 
     {command}
 
@@ -195,7 +204,8 @@ Trained on the built-in procedural chairs (`data={data}`: generator version 2, 1
 |---|---|
 """ + "".join(f"| {k} | {v} |\n" for k, v in minutes.items()) + f"""| **total** | **{card['wall_time_total_s'] / 60:.1f} min** |
 
-- `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `sketch2shape/conf/experiment/train_deepsdf/release.yaml`, seed 42.
+- `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `{card['deepsdf']['config']}`, seed 42.
+- Terms of the training data: {card['terms']}.
 - `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`sketch2shape/conf/make_sketch_pairs.yaml`, seed 42); `sketch2shape/conf/experiment/train_sketch_encoder/release.yaml`, seed {card['sketch_encoder']['seed']}.
 - Files: {', '.join(f'{k} ({v / 1e6:.1f} MB)' for k, v in card['files'].items())}. Loaded with `torch.load(weights_only=True)`.
 
