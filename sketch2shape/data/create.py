@@ -102,7 +102,7 @@ def ensure_dataset(data_cfg) -> DatasetLayout:
     if source == "mixed":
         parts = list(data_cfg.get("parts") or [])
         if not parts:
-            raise ValueError(f"data.source=mixed needs data.parts, the names of the datasets to mix (e.g. [procedural_chair_1024, shapenet_chair_all])")
+            raise ValueError("data.source=mixed needs data.parts, the names of the datasets to mix (e.g. [procedural_chair_1024, shapenet_chair_all])")
         mix_datasets(layout, [DatasetLayout(layout.root.parent / str(name)) for name in parts])
         return layout
     if layout.metainfo.is_file():

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
@@ -32,6 +31,7 @@ from sketch2shape.optimize.sketch_to_shape import mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import edge_mask
+
 
 @dataclass(frozen=True)
 class Agreement:

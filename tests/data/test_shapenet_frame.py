@@ -167,10 +167,10 @@ def test_a_mixed_dataset_links_its_parts_and_keeps_their_splits(tmp_path):
     """``data=chair_mix``: procedural and ShapeNet chairs in one dataset of symlinks, preprocessed
     through the links into the parts (nothing copied, nothing computed twice)."""
     from sketch2shape.data.create import ensure_dataset
-    from sketch2shape.data.preprocess.pipeline import preprocess_dataset
     from sketch2shape.data.metainfo import read_metainfo
-    from tests.data.test_preprocess_pipeline import TINY
+    from sketch2shape.data.preprocess.pipeline import preprocess_dataset
     from sketch2shape.utils.hydra import compose
+    from tests.data.test_preprocess_pipeline import TINY
 
     def tiny_cfg(root, data, *extra):  # the tiny settings for any dataset
         return compose("preprocess_data", [data, *(o for o in TINY if not o.startswith(("data=", "data.splits"))), f"paths.root_dir={root}",

@@ -2,7 +2,6 @@
 large they are drawn, growing with what differs; structure scores of answers."""
 
 import numpy as np
-import pytest
 import trimesh
 
 from sketch2shape.data.sketch_pairs import mesh_sketch
