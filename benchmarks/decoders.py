@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 DECODERS: dict[str, list[str]] = {
     "mlp": ["model=deepsdf_small", "datamodule.shapes_per_batch=32", "datamodule.points_per_shape=256",
             "model.lr_decoder=2.0e-3", "model.lr_latent=1.0e-2", "model.latent_reg_ramp_epochs=10", "datamodule.repeats=1"],
-    "triplane32": ["model=triplane", "model.decoder.resolution=32", "model.decoder.channels=32", "datamodule.shapes_per_batch=32",
+    "triplane32": ["model=triplane", "model.decoder.resolution=32", "model.decoder.channels=32", "datamodule.shapes_per_batch=32",  # model=triplane's default
                    "datamodule.points_per_shape=1024", "model.lr_decoder=2.0e-3", "model.lr_latent=1.0e-2", "model.latent_reg_ramp_epochs=10", "datamodule.repeats=1"],
-    "triplane64": ["model=triplane", "datamodule.shapes_per_batch=16", "datamodule.points_per_shape=2048",
+    "triplane64": ["model=triplane", "model.decoder.resolution=64", "model.decoder.channels=16", "datamodule.shapes_per_batch=16", "datamodule.points_per_shape=2048",
                    "model.lr_decoder=2.0e-3", "model.lr_latent=1.0e-2", "model.latent_reg_ramp_epochs=10", "datamodule.repeats=1"],
 }
 UNSEEN = 64

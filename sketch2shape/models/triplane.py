@@ -98,8 +98,8 @@ class TriplaneDecoder(nn.Module):
     def __init__(
         self,
         latent_dim: int = 128,
-        channels: int = 16,
-        resolution: int = 64,
+        channels: int = 32,
+        resolution: int = 32,
         base_resolution: int = 8,
         generator_width: int = 128,
         hidden_dim: int = 128,
