@@ -180,6 +180,12 @@ def data_parts(data: str) -> list[tuple[str, str]]:
     return [(str(part), str(load(str(part)).get("source", "shapenet"))) for part in node.get("parts", [])]
 
 
+def release_experiment(parts: Sequence[tuple[str, str]]) -> str:
+    """The DeepSDF experiment of a release on data with these parts (:func:`data_parts`):
+    ``release_mix`` (the triplane shape space) for a mix, ``release`` (the CPU-sized MLP) otherwise."""
+    return "release_mix" if parts else "release"
+
+
 def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAIRS) -> list[Stage]:
     """The release training: data, DeepSDF, sketch pairs, sketch encoder (sketch2shape/conf/experiment/*/release*.yaml).
 
@@ -196,7 +202,7 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
             stages.append(Stage(f"copy_{part}", [f"data={part}", f"+source={Path(real_chairs).resolve()}"], task="copy_shapenet"))
         stages.append(Stage(f"preprocess_{part}", [f"data={part}", "workers=2"], needs=tuple(s.name for s in stages if s.name == f"copy_{part}"),
                             task="preprocess_data"))
-    experiment = "release_mix" if parts else "release"
+    experiment = release_experiment(parts)
     return [
         *stages,
         Stage("preprocess_data", [f"data={data}", "workers=2"], needs=tuple(s.name for s in stages)),
@@ -216,6 +222,7 @@ def train_release(args: argparse.Namespace) -> None:
     log_dir = Path(args.log_dir)
     run_dir = log_dir / "release" / args.data
     common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
+    parts = data_parts(args.data)
     stages = release_stages(run_dir, args.data, args.real_chairs)
     timings = {}
     for stage in stages:
@@ -225,7 +232,7 @@ def train_release(args: argparse.Namespace) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",
                            out, command=command.strip(), timings=timings, machine=machine, data=args.data,
-                           parts=[name for name, _ in data_parts(args.data)], deepsdf_experiment="release_mix" if data_parts(args.data) else "release")
+                           parts=[name for name, _ in parts], deepsdf_experiment=release_experiment(parts))
     print(f"[release] exported {', '.join(str(p) for p in paths)}")
 
 

@@ -81,10 +81,7 @@ def assign_splits(ordered_ids: Sequence[str], counts: Mapping[str, int]) -> pd.D
     labelled contiguously in split order (train first).
     """
     rest = [split for split, n in counts.items() if n < 0]
-    counts = resolve_rest(counts, len(ordered_ids))
-    needed = sum(counts.values())
-    if len(ordered_ids) < needed:
-        raise MetainfoError(f"need {needed} shapes for splits {dict(counts)}, but only {len(ordered_ids)} are available")
+    counts = resolve_rest(counts, len(ordered_ids))  # raises when the fixed-size splits need more ids than there are
     fill = [s for s in SPLITS if s not in rest] + rest
     chunks, start = {}, 0
     for split in fill:
