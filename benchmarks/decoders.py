@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +50,17 @@ UNSEEN = 64
 TRAIN_FIT = 32
 
 
-SOURCE: list[str] = []  # set by main: the source dataset's config name (its settings serve the subset)
-RUNS: list[Path] = []  # set by main: <root>/logs/decoders/<subset>_<minutes>min
+@dataclass(frozen=True)
+class Subset:
+    """The chairs every decoder trains and is fitted on, and where the runs go."""
 
+    source: str  # the source dataset's config name: its settings serve the subset
+    name: str  # the subset dataset, <root>/data/<name>
+    root: Path  # SKETCH2SHAPE_ROOT
+    runs: Path  # <root>/logs/decoders/<name>_<minutes>min
 
-def runs_dir(root: Path) -> Path:
-    return RUNS[0]
+    def overrides(self) -> list[str]:
+        return [f"data={self.source}", f"data.name={self.name}", f"paths.root_dir={self.root}"]
 
 
 def make_subset(root: Path, source: str, name: str, train: int) -> Path:
@@ -94,28 +100,28 @@ def run(cmd: list[str], log: Path, threads: int) -> float:
     return time.perf_counter() - start
 
 
-def train(name: str, data: str, root: Path, minutes: float, seed: int) -> Path:
-    out = runs_dir(root) / name
+def train(name: str, subset: Subset, minutes: float, seed: int) -> Path:
+    out = subset.runs / name
     ckpt = out / "train" / "checkpoints" / "last.ckpt"
     if not ckpt.is_file():
         out.mkdir(parents=True, exist_ok=True)
         hours, rest = divmod(int(minutes * 60), 3600)
-        cmd = [sys.executable, "-m", "sketch2shape.tasks.train_deepsdf", f"data={SOURCE[0]}", f"data.name={data}", *DECODERS[name], f"seed={seed}",
+        cmd = [sys.executable, "-m", "sketch2shape.tasks.train_deepsdf", *subset.overrides(), *DECODERS[name], f"seed={seed}",
                "trainer.max_epochs=100000", f"++trainer.max_time=00:{hours:02d}:{rest // 60:02d}:{rest % 60:02d}",
-               "model.lr_decay_every=100000", f"paths.root_dir={root}", f"hydra.run.dir={out / 'train'}", "report.shapes=4"]
+               "model.lr_decay_every=100000", f"hydra.run.dir={out / 'train'}", "report.shapes=4"]
         run(cmd, out / "train.log", threads=1)
     return ckpt
 
 
-def fit(name: str, data: str, root: Path, ckpt: Path, mode: str, obj_ids: list[str]) -> pd.DataFrame:
-    out = runs_dir(root) / name / mode
+def fit(name: str, subset: Subset, ckpt: Path, mode: str, obj_ids: list[str]) -> pd.DataFrame:
+    out = subset.runs / name / mode
     metrics = out / "metrics.csv"
     if not metrics.is_file() or len(pd.read_csv(metrics)) < len(obj_ids) + 1:
         args = ["train=False", "split=train", "prior_idx=True"] if mode == "train_fit" else ["train=True", "split=val"]
         ids = "[" + ",".join(f'"{i}"' for i in obj_ids) + "]"
-        cmd = [sys.executable, "-m", "sketch2shape.tasks.optimize_deepsdf", f"data={SOURCE[0]}", f"data.name={data}", f"ckpt_path={ckpt}", *args,
-               "+experiment/optimize_deepsdf=cpu", f"obj_ids={ids}", f"paths.root_dir={root}", f"hydra.run.dir={out}"]
-        run(cmd, runs_dir(root) / name / f"{mode}.log", threads=1)
+        cmd = [sys.executable, "-m", "sketch2shape.tasks.optimize_deepsdf", *subset.overrides(), f"ckpt_path={ckpt}", *args,
+               "+experiment/optimize_deepsdf=cpu", f"obj_ids={ids}", f"hydra.run.dir={out}"]
+        run(cmd, subset.runs / name / f"{mode}.log", threads=1)
     return pd.read_csv(metrics)
 
 
@@ -154,8 +160,8 @@ def finite_mean(table: pd.DataFrame, column: str) -> float:
     return float(values[np.isfinite(values)].mean() * 1000)
 
 
-def training_record(name: str, root: Path) -> dict:
-    run_dir = runs_dir(root) / name / "train"
+def training_record(name: str, subset: Subset) -> dict:
+    run_dir = subset.runs / name / "train"
     summary = json.loads((run_dir / "training_summary.json").read_text()) if (run_dir / "training_summary.json").is_file() else {}
     epochs = pd.read_csv(run_dir / "epoch_metrics.csv") if (run_dir / "epoch_metrics.csv").is_file() else pd.DataFrame()
     return {"epochs": summary.get("epochs", len(epochs)), "train_l1": float(epochs["train/sdf_l1"].iloc[-1]) if "train/sdf_l1" in epochs else float("nan")}
@@ -175,8 +181,7 @@ def main() -> None:
     root = Path(os.environ.get("SKETCH2SHAPE_ROOT", ".")).resolve()
     data = f"decoders_{args.source_data}_{args.train}"
     make_subset(root, args.source_data, data, args.train)
-    SOURCE.append(args.source_data)
-    RUNS.append(root / "logs" / "decoders" / f"{data}_{args.minutes:g}min")
+    subset = Subset(args.source_data, data, root, root / "logs" / "decoders" / f"{data}_{args.minutes:g}min")
     from sketch2shape.data.metainfo import read_metainfo
 
     meta = read_metainfo(root / "data" / data / "metainfo.csv")
@@ -184,10 +189,10 @@ def main() -> None:
     val_ids = meta.query("split == 'val'")["obj_id"].tolist()[: args.unseen]
 
     def one(name: str) -> dict:
-        ckpt = train(name, data, root, args.minutes, args.seed)
-        train_fit = fit(name, data, root, ckpt, "train_fit", train_ids)
-        sdf_fit = fit(name, data, root, ckpt, "sdf_fit", val_ids)
-        record = training_record(name, root)
+        ckpt = train(name, subset, args.minutes, args.seed)
+        train_fit = fit(name, subset, ckpt, "train_fit", train_ids)
+        sdf_fit = fit(name, subset, ckpt, "sdf_fit", val_ids)
+        record = training_record(name, subset)
         settings = DECODERS[name]
         points = next(int(s.split("=")[1]) for s in settings if s.startswith("datamodule.points_per_shape"))
         per_batch = next(int(s.split("=")[1]) for s in settings if s.startswith("datamodule.shapes_per_batch"))
