@@ -192,7 +192,8 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
     For a mixed dataset (``data=chair_mix``) the data stages make each part first: a ShapeNet part
     is imported from ``real_chairs`` (``copy_<part>``) and each part preprocessed
     (``preprocess_<part>``), then the mix is linked (``preprocess_data``); DeepSDF trains with
-    ``release_mix`` (the triplane shape space), otherwise with ``release`` (the CPU-sized MLP)."""
+    ``release_mix`` (the triplane shape space), otherwise with ``release`` (the CPU-sized MLP), and
+    the sketch pairs of a mix take ``make_sketch_pairs=release_mix`` (fewer views per chair)."""
     deepsdf = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
     pairs = run_dir / "sketch_pairs"
     parts = data_parts(data)
@@ -207,7 +208,8 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
         *stages,
         Stage("preprocess_data", [f"data={data}", "workers=2"], needs=tuple(s.name for s in stages)),
         Stage("train_deepsdf", [f"+experiment/train_deepsdf={experiment}", f"data={data}"], needs=("preprocess_data",)),
-        Stage("make_sketch_pairs", [f"data={data}", f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"], needs=("train_deepsdf",)),
+        Stage("make_sketch_pairs", [*([f"+experiment/make_sketch_pairs={experiment}"] if parts else []), f"data={data}",
+                                    f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"], needs=("train_deepsdf",)),
         Stage("train_sketch_encoder", ["+experiment/train_sketch_encoder=release", f"data={data}",
                                        f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"], needs=("make_sketch_pairs",)),
     ]
