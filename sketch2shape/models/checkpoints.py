@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from sketch2shape.models.deepsdf_module import DeepSDF
+from sketch2shape.models.shape_space import ShapeSpace
 from sketch2shape.models.sketch_encoder import SketchEncoderNet, file_sha256
 from sketch2shape.utils.io import atomic_path, write_json, write_text
 
@@ -62,9 +62,10 @@ def _kind_error(path: Path, kind: str, data: dict) -> CheckpointError:
     return CheckpointError(f"{path} is not a sketch2shape checkpoint of {KINDS[kind]} (it holds {found})")
 
 
-def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> DeepSDF:
-    """A trained :class:`DeepSDF` (eval mode, frozen) from a release file or a ``train_deepsdf``
-    Lightning checkpoint. Raises ``FileNotFoundError`` or :class:`CheckpointError`."""
+def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> ShapeSpace:
+    """A trained shape space (:class:`~sketch2shape.models.shape_space.ShapeSpace`, eval mode,
+    frozen; no Lightning import) from a release file or a ``train_deepsdf`` Lightning checkpoint.
+    Raises ``FileNotFoundError`` or :class:`CheckpointError`."""
     path = Path(str(path))
     data = _read(path, "deepsdf")
     if data.get("format") == "sketch2shape.deepsdf":
@@ -73,7 +74,7 @@ def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> D
         hparams, state = dict(data["hyper_parameters"]), data["state_dict"]
     else:
         raise _kind_error(path, "deepsdf", data)
-    model = DeepSDF(**hparams)
+    model = ShapeSpace(**hparams)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -81,7 +82,7 @@ def load_deepsdf_file(path: str | Path, device: str | torch.device = "cpu") -> D
     return model.eval().requires_grad_(False).to(torch.device(device))
 
 
-def load_deepsdf(ckpt_path: str | Path | None, device: str | torch.device = "cpu") -> DeepSDF:
+def load_deepsdf(ckpt_path: str | Path | None, device: str | torch.device = "cpu") -> ShapeSpace:
     """A task's ``ckpt_path`` (the DeepSDF checkpoint or release file): :func:`load_deepsdf_file`,
     with a ``ValueError`` that says what to pass when it is not set."""
     if not ckpt_path:
@@ -112,7 +113,7 @@ def load_sketch_encoder_file(path: str | Path, device: str | torch.device = "cpu
     return net.eval().requires_grad_(False).to(torch.device(device))
 
 
-def export_deepsdf(model: DeepSDF, path: str | Path) -> Path:
+def export_deepsdf(model: ShapeSpace, path: str | Path) -> Path:
     """Write the slim release file of a DeepSDF (weights, codes, settings; no optimizer state)."""
 
     hparams = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}

@@ -1,10 +1,6 @@
-"""DeepSDF as a LightningModule: the auto-decoder (shared decoder + one latent code per shape).
-
-The decoder is the shape space's swappable part (:data:`DECODERS`, chosen by the ``kind`` key of
-the ``decoder`` settings): the paper's MLP (``mlp``, the default, :class:`DeepSDFDecoder`) or feature
-planes decoded from the code (``triplane``, :class:`~sketch2shape.models.triplane.TriplaneDecoder`).
-Every decoder offers ``forward(latent, points)``, ``forward_batched(codes, points)``,
-``field(latent)`` and ``latent_dim``; nothing else here or downstream depends on which it is.
+"""DeepSDF training as a LightningModule: the auto-decoder (shared decoder + one latent code per
+shape). The decoder is the shape space's swappable part, defined with the inference model in
+:mod:`sketch2shape.models.shape_space` (:data:`DECODERS`: ``mlp``, ``triplane``).
 
 Training follows Park et al. 2019: L1 between predicted and true SDF, both clamped to
 ``[-clamp, clamp]``; a zero-mean Gaussian prior on the codes (``latent_reg * ||z||^2``, ramped in
@@ -14,39 +10,20 @@ over ``latent_reg_ramp_epochs``); separate learning rates for decoder and codes,
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
 import torch
-from torch import nn
 
-from sketch2shape.models.deepsdf import DeepSDFDecoder
-from sketch2shape.models.triplane import TriplaneDecoder
+from sketch2shape.models.shape_space import DECODERS, LatentTable, build_decoder, clamped_l1, init_latent_table
 
-DECODERS: dict[str, type[nn.Module]] = {"mlp": DeepSDFDecoder, "triplane": TriplaneDecoder}
+__all__ = ["DECODERS", "DeepSDF", "build_decoder", "clamped_l1"]
 
 
-def build_decoder(settings: dict[str, Any] | None) -> nn.Module:
-    """The decoder of a ``decoder`` settings node: ``kind`` (default ``mlp``) picks the class of
-    :data:`DECODERS`, the other keys are its constructor's. Raises ValueError naming an unknown
-    kind and the accepted ones (a misspelled argument raises the class's TypeError)."""
-    settings = dict(settings or {})
-    kind = settings.pop("kind", "mlp")
-    if kind not in DECODERS:
-        raise ValueError(f"model.decoder.kind={kind!r} is not a decoder; accepted: {', '.join(DECODERS)}")
-    try:
-        return DECODERS[kind](**settings)
-    except TypeError as err:
-        raise ValueError(f"model.decoder (kind {kind}): {err}") from None
+class DeepSDF(LatentTable, L.LightningModule):
+    """The DeepSDF auto-decoder in training (module docstring); inference loads its weights into a
+    :class:`~sketch2shape.models.shape_space.ShapeSpace` (same parameter names, no Lightning)."""
 
-
-def clamped_l1(pred: torch.Tensor, target: torch.Tensor, clamp: float) -> torch.Tensor:
-    """Mean |clamp(pred) - clamp(target)|, DeepSDF's loss."""
-    return (pred.clamp(-clamp, clamp) - target.clamp(-clamp, clamp)).abs().mean()
-
-
-class DeepSDF(L.LightningModule):
     def __init__(
         self,
         num_shapes: int,
@@ -72,29 +49,7 @@ class DeepSDF(L.LightningModule):
         """
         super().__init__()
         self.save_hyperparameters()
-        self.decoder = build_decoder(decoder)
-        latent_dim = self.decoder.latent_dim
-        self.latents = nn.Embedding(num_shapes, latent_dim)
-        std = latent_init_std if latent_init_std is not None else 1.0 / math.sqrt(latent_dim)
-        nn.init.normal_(self.latents.weight, 0.0, std)
-        self.train_obj_ids = list(train_obj_ids or [])
-
-    @property
-    def latent_dim(self) -> int:
-        return self.decoder.latent_dim
-
-    def forward(self, latent: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latent, points)
-
-    def mean_latent(self) -> torch.Tensor:
-        """(D,) the mean of the learned training codes: the start of latent optimization."""
-        return self.latents.weight.detach().mean(dim=0)
-
-    def latent_of(self, obj_id: str) -> torch.Tensor:
-        """(D,) the learned code of a training shape."""
-        if obj_id not in self.train_obj_ids:
-            raise KeyError(f"obj_id {obj_id!r} has no learned latent code: it is not a training shape of this checkpoint")
-        return self.latents.weight.detach()[self.train_obj_ids.index(obj_id)]
+        init_latent_table(self, num_shapes, decoder, latent_init_std, train_obj_ids)
 
     def latent_reg_weight(self) -> float:
         ramp = self.hparams.latent_reg_ramp_epochs

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from sketch2shape.models.deepsdf_module import clamped_l1
+from sketch2shape.models.shape_space import clamped_l1
 from sketch2shape.utils.config import dataclass_kwargs
 from sketch2shape.utils.progress import progress_bar
 

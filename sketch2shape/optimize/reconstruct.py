@@ -20,13 +20,12 @@ import trimesh
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.metainfo import SPLITS, obj_ids_of, read_metainfo
 from sketch2shape.data.preprocess.mesh import load_mesh
-from sketch2shape.mesh.marching_cubes import extract_mesh
 from sketch2shape.metrics.chamfer import FSCORE_THRESHOLD, SurfaceMetrics, surface_metrics
 from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.deepsdf import sdf_field
-from sketch2shape.models.deepsdf_module import DeepSDF
+from sketch2shape.models.shape_space import ShapeSpace
 from sketch2shape.optimize.latent import LatentOptimSettings, Objective, optimize_latent
-from sketch2shape.utils.config import as_bool, check_keys, dataclass_kwargs, plain
+from sketch2shape.optimize.meshing import MeshSettings, mesh_latent  # noqa: F401  (defined there)
+from sketch2shape.utils.config import as_bool, check_keys, plain
 from sketch2shape.utils.device import resolve_device
 from sketch2shape.utils.io import atomic_path, save_mesh
 from sketch2shape.utils.training import save_config
@@ -61,41 +60,6 @@ def select_shapes(metainfo: pd.DataFrame, split: str | None, obj_ids: Sequence[s
     return splits[0], ids
 
 
-@dataclass(frozen=True)
-class MeshSettings:
-    resolution: int = 256
-    coarse_to_fine: bool = True
-    strides: tuple[int, ...] = (16, 4, 2, 1)
-    margin: float = 1.5
-    batch_size: int = 65536
-
-    def __post_init__(self) -> None:
-        if self.resolution < 8:
-            raise ValueError(f"mesh resolution={self.resolution}: the marching-cubes grid needs at least 8 points a side (128-256 for a usable mesh)")
-
-    @classmethod
-    def from_config(cls, node, where: str = "mesh") -> "MeshSettings":
-        """From a ``mesh:`` config node; a key that is no field raises
-        :class:`~sketch2shape.utils.config.ConfigError` naming it, ``where`` and the fields."""
-        values = dataclass_kwargs(cls, node, where)
-        if "strides" in values:
-            values["strides"] = tuple(int(s) for s in values["strides"])
-        return cls(**values)
-
-
-def mesh_latent(model: DeepSDF, latent: torch.Tensor, settings: MeshSettings) -> trimesh.Trimesh:
-    mesh, _ = extract_mesh(
-        sdf_field(model.decoder, latent),
-        resolution=settings.resolution,
-        coarse_to_fine=settings.coarse_to_fine,
-        strides=settings.strides,
-        margin=settings.margin,
-        batch_size=settings.batch_size,
-        device=latent.device,
-    )
-    return mesh
-
-
 @dataclass
 class Reconstruction:
     obj_id: str
@@ -106,7 +70,7 @@ class Reconstruction:
 
 
 def reconstruct_shape(
-    model: DeepSDF,
+    model: ShapeSpace,
     layout: DatasetLayout,
     obj_id: str,
     init: torch.Tensor,
@@ -205,7 +169,7 @@ def run_settings(cfg, optim_extra: tuple[str, ...] = ()) -> tuple[LatentOptimSet
 
 
 def run_reconstructions(
-    model: DeepSDF,
+    model: ShapeSpace,
     layout: DatasetLayout,
     split: str,
     obj_ids: Sequence[str],
@@ -276,7 +240,7 @@ class ReconstructionRun:
     layout: DatasetLayout
     split: str
     obj_ids: list[str]
-    model: DeepSDF
+    model: ShapeSpace
     optim_extra: tuple[str, ...] = ()  # optim keys the task's objective reads (see run_settings)
 
     @classmethod

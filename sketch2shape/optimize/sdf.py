@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from sketch2shape.data.sdf_dataset import load_sdf_samples
-from sketch2shape.models.deepsdf_module import DeepSDF, clamped_l1
+from sketch2shape.models.shape_space import ShapeSpace, clamped_l1
 from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, SDFObjective
 from sketch2shape.optimize.reconstruct import LatentMethod, ReconstructionRun
 from sketch2shape.utils.config import as_bool
@@ -16,7 +16,7 @@ INIT_MODES = ("auto", "mean", "nearest")
 
 
 @torch.no_grad()
-def nearest_training_code(model: DeepSDF, samples: torch.Tensor, points: int = 8000, clamp: float = 0.1, seed: int = 0, exclude: str | None = None) -> str:
+def nearest_training_code(model: ShapeSpace, samples: torch.Tensor, points: int = 8000, clamp: float = 0.1, seed: int = 0, exclude: str | None = None) -> str:
     """The training shape whose learned code best explains a shape's SDF samples.
 
     Every learned code is scored by the clamped L1 of the decoder on the same seeded subset of
@@ -67,7 +67,7 @@ def start_latent_fn(model, prior_idx: bool, split: str, data_name: str, init: st
 
 def sdf_method(name: str, init: str, init_points: int, optim_node, *, run: ReconstructionRun, prior_idx: bool = False, split: str = "val",
                seed: int = 0, optimize: bool = True, where: str = "") -> LatentMethod:
-    """DeepSDF's inference as ``optimize_deepsdf`` and the comparison's ``deepsdf`` method run it:
+    """ShapeSpace's inference as ``optimize_deepsdf`` and the comparison's ``deepsdf`` method run it:
     :class:`SDFObjective` on the shape's SDF samples (``optim_node``: the
     :class:`LatentOptimSettings` plus ``points_per_step`` and ``clamp``) from the start code of
     :func:`start_latent_fn` (``init``: auto | mean | nearest; ``prior_idx``: the shape's own learned

@@ -44,8 +44,8 @@ import trimesh
 
 from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encoder_file
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
-from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
-from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView
+from sketch2shape.optimize.meshing import MeshSettings, mesh_latent
+from sketch2shape.optimize.sketch_objective import SketchLoss, SketchObjective, SketchView
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import from_uint8

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from sketch2shape.models.checkpoints import load_deepsdf
-from sketch2shape.models.deepsdf_module import DeepSDF
+from sketch2shape.models.shape_space import ShapeSpace
 from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
 from sketch2shape.utils.config import check_keys, plain
 from sketch2shape.utils.device import resolve_device
@@ -16,7 +16,7 @@ from sketch2shape.utils.training import save_config
 from sketch2shape.viz import image_grid, render_mesh
 
 
-def code_at(model: DeepSDF, index: int | None, key: str) -> torch.Tensor:
+def code_at(model: ShapeSpace, index: int | None, key: str) -> torch.Tensor:
     """Row ``index`` of the latent table, or the mean code for None."""
     if index is None:
         return model.mean_latent()
