@@ -7,8 +7,17 @@ Sets (chamfer x1000 against each shape's surface samples, 30000 points, meshes a
   and azimuth -40, elevation 25 (off the 24 preprocessing views);
 * ``hand_drawn``: the committed hand-drawn-style sketches of the same chairs
   (``benchmarks/data/hand_drawn``, a stroke model unlike the training augmentations);
-* ``real``: the 18 real ShapeNet chairs of ``../shared/data`` sketched from view 13 and from the
-  off-grid view (skipped with a message where that folder is absent).
+* ``real_test``: the test split of the real ShapeNet chairs (``--real-data``, default
+  ``shapenet_chair_all``: 256 chairs no release model trained on; the first ``--real-limit``),
+  sketched from the same 3 views as ``procedural``, scored against their surface samples
+  (skipped with a message where that dataset is not preprocessed);
+* ``real``: the 18 real ShapeNet v2 chairs of ``../shared/data`` sketched from view 13 and from the
+  off-grid view (skipped with a message where that folder is absent; v1 copies of some of them are
+  among ``shapenet_chair_all``'s chairs, so a model trained on it may have seen them).
+
+Diversity (``diversity.md``): per set, the mean pairwise chamfer among the encoder's answers over
+the mean pairwise chamfer among the true shapes, per view, averaged over the views (1: as varied as
+the chairs; a generic chair scores low).
 
 Methods: ``mean`` (the mean training code), ``retrieval`` (the training chair whose sketch is
 nearest in the encoder's feature space, over 12 random views per training chair), ``encoder``
@@ -17,8 +26,8 @@ nearest in the encoder's feature space, over 12 random views per training chair)
 ``RefineSettings.rejection``; ``benchmarks/refine_keep_rule.py`` compares first and refined paired) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
 fitted to the shape's own SDF samples: the upper bound of the shape space).
 
-python benchmarks/sketch_to_shape.py --data-dir data                      # the release models
-python benchmarks/sketch_to_shape.py --data-dir data --limit 8 --workers 2 --model-card
+python benchmarks/sketch_to_shape.py --data-dir data                      # the default release model
+python benchmarks/sketch_to_shape.py --data-dir data --model chairs --real-limit 256 --refine-every 0 --model-card
 """
 
 from __future__ import annotations
@@ -70,7 +79,7 @@ def build_items(args) -> list[dict]:
         truth = np.load(files.surface_samples).astype(np.float32)
         for view, (azimuth, elevation) in VIEWS.items():
             sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
-            items.append({"set": "procedural", "obj_id": obj_id, "view": view, "sketch": normalize_sketch(sketch, Framing(), name=f"procedural {obj_id} {view}"), "truth": truth})
+            items.append({"set": "procedural", "obj_id": obj_id, "view": view, "data": args.data, "sketch": normalize_sketch(sketch, Framing(), name=f"procedural {obj_id} {view}"), "truth": truth})
     hand = REPO / "benchmarks" / "data" / "hand_drawn"
     for row in pd.read_csv(hand / "views.csv").itertuples():
         if row.obj_id not in test_ids:
@@ -79,6 +88,20 @@ def build_items(args) -> list[dict]:
         truth = np.load(layout.shape(row.obj_id).surface_samples).astype(np.float32)
         items.append({"set": "hand_drawn", "obj_id": row.obj_id, "view": f"{row.azimuth_deg:.0f},{row.elevation_deg:.0f}",
                       "sketch": normalize_sketch(gray, Framing(), name=f"hand_drawn/{row.obj_id}.png"), "truth": truth})
+    real_layout = DatasetLayout(Path(args.data_dir) / args.real_data)
+    if real_layout.metainfo.is_file() and args.real_limit > 0:
+        for obj_id in obj_ids_of(read_metainfo(real_layout.metainfo), "test")[: args.real_limit]:
+            files = real_layout.shape(obj_id)
+            if not files.surface_samples.is_file():
+                continue
+            raycaster = MeshRaycaster(load_mesh(files.normalized_mesh))
+            truth = np.load(files.surface_samples).astype(np.float32)
+            for view, (azimuth, elevation) in VIEWS.items():
+                sketch = mesh_sketch(raycaster, Camera(azimuth_deg=azimuth, elevation_deg=elevation, resolution=128), settings)
+                items.append({"set": "real_test", "obj_id": obj_id, "view": view, "data": args.real_data,
+                              "sketch": normalize_sketch(sketch, Framing(), name=f"real_test {obj_id} {view}"), "truth": truth})
+    else:
+        print(f"[benchmark] {real_layout.root} not preprocessed: the real_test set is skipped", file=sys.stderr)
     real = Path(args.real_chairs)
     if real.is_dir():
         for path in sorted(real.glob("*/models/model_normalized.obj"))[: args.limit]:
@@ -141,6 +164,7 @@ def score_item(item: dict) -> list[dict]:
     refine = item.get("refine", False)
     result = method(item["sketch"], refine=refine)
     record("encoder", result.first.mesh, result.first.seconds, iou=result.first.iou)
+    out[-1]["points"] = answer_points(result.first.mesh)
     if refine and result.refined is not None:
         record("encoder+refine", result.best.mesh, result.first.seconds + result.refined.seconds, iou=result.best.iou, chosen=result.chosen)
     with torch.no_grad():
@@ -151,12 +175,49 @@ def score_item(item: dict) -> list[dict]:
     if row not in cache:
         cache[row] = method.mesh(deepsdf.latents.weight[row])
     record("retrieval", cache[row], time.perf_counter() - t)
-    if item.get("sdf_fit") and item["set"] == "procedural":
-        samples = np.load(Path(args.data_dir) / args.data / "shapes" / item["obj_id"] / "sdf_samples.npy")
+    if item.get("sdf_fit"):
+        samples = np.load(Path(args.data_dir) / item["data"] / "shapes" / item["obj_id"] / "sdf_samples.npy")
         t = time.perf_counter()
         latent = sdf_fit(deepsdf, samples, deepsdf.mean_latent().clone())
         record("sdf_fit", method.mesh(latent), time.perf_counter() - t)
     return out
+
+
+def answer_points(mesh, count: int = 1024) -> np.ndarray | None:
+    """``(count, 3)`` surface points of an answer (for diversity), None for an empty mesh."""
+    from sketch2shape.metrics.chamfer import sample_mesh_points
+
+    return sample_mesh_points(mesh, count, 0).astype(np.float32) if len(mesh.faces) else None
+
+
+def mean_pairwise_chamfer(clouds: list[np.ndarray]) -> float:
+    """Mean symmetric chamfer (mean squared distance both ways, as ``surface_metrics``) over all pairs."""
+    from scipy.spatial import cKDTree
+
+    trees = [cKDTree(c) for c in clouds]
+    total, pairs = 0.0, 0
+    for i in range(len(clouds)):
+        for j in range(i + 1, len(clouds)):
+            total += float((trees[j].query(clouds[i])[0] ** 2).mean() + (trees[i].query(clouds[j])[0] ** 2).mean())
+            pairs += 1
+    return total / max(pairs, 1)
+
+
+def diversity(rows: list[dict], items: list[dict], points: int = 1024) -> dict[str, float]:
+    """Per set: mean pairwise chamfer among the encoder's answers / among the true shapes, per view
+    (the shapes whose answer has a surface), averaged over the views."""
+    truth = {(i["set"], i["obj_id"], i["view"]): i["truth"] for i in items}
+    rng = np.random.default_rng(0)
+    by_group: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for r in rows:
+        if r["method"] == "encoder" and r.get("points") is not None:
+            t = truth[(r["set"], r["obj_id"], r["view"])]
+            by_group.setdefault((r["set"], r["view"]), []).append((r["points"], t[rng.choice(len(t), points, replace=False)]))
+    ratios: dict[str, list[float]] = {}
+    for (name, _), pairs in by_group.items():
+        if len(pairs) >= 2:
+            ratios.setdefault(name, []).append(mean_pairwise_chamfer([a for a, _ in pairs]) / mean_pairwise_chamfer([t for _, t in pairs]))
+    return {name: float(np.mean(values)) for name, values in ratios.items()}
 
 
 def init_worker() -> None:
@@ -170,10 +231,13 @@ def main() -> None:
     parser.add_argument("--pairs-dir", default=None, help="the release pairs (default: <data-dir>/<data>_sketch_pairs or the release run's)")
     parser.add_argument("--deepsdf-ckpt", default=None, help="default: the package's pretrained model")
     parser.add_argument("--encoder-ckpt", default=None)
+    parser.add_argument("--model", default=None, help="the pretrained model by name (default: the package's default); ignored with --deepsdf-ckpt")
+    parser.add_argument("--real-data", default="shapenet_chair_all", help="the real-chair dataset whose test split is the real_test set")
+    parser.add_argument("--real-limit", type=int, default=64, help="real_test chairs (the split has 256; 0: none)")
     parser.add_argument("--real-chairs", default=str(REPO.parent / "shared" / "data" / "shapenet_sample" / "03001627"))
     parser.add_argument("--limit", type=int, default=64, help="shapes per set")
-    parser.add_argument("--refine-every", type=int, default=3, help="refine one in N sketches of each set (all: 1)")
-    parser.add_argument("--sdf-fit", type=int, default=8, help="procedural shapes that get the SDF-fit upper bound")
+    parser.add_argument("--refine-every", type=int, default=3, help="refine one in N sketches of each set (all: 1; none: 0)")
+    parser.add_argument("--sdf-fit", type=int, default=8, help="procedural and real_test shapes (each) that get the SDF-fit upper bound")
     parser.add_argument("--mesh", type=int, default=96, help="marching cubes grid of every scored mesh")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
@@ -181,13 +245,14 @@ def main() -> None:
     parser.add_argument("--model-card", action="store_true", help="write the table into the package's model card")
     args = parser.parse_args()
 
-    from sketch2shape.models.checkpoints import PRETRAINED
-    from sketch2shape.optimize.reconstruct import MeshSettings
+    from sketch2shape.optimize.meshing import MeshSettings
     from sketch2shape.optimize.sketch_to_shape import RefineSettings, sketch_to_shape_from_files
+    from sketch2shape.pretrained import pretrained_model
 
     torch.set_num_threads(1)
     began = time.perf_counter()
-    method = sketch_to_shape_from_files(args.deepsdf_ckpt or PRETRAINED["deepsdf"], args.encoder_ckpt or PRETRAINED["sketch_encoder"], "cpu",
+    files = pretrained_model(args.model).files()
+    method = sketch_to_shape_from_files(args.deepsdf_ckpt or files["deepsdf"], args.encoder_ckpt or files["sketch_encoder"], "cpu",
                                         refine=RefineSettings(steps=args.steps), mesh=MeshSettings(resolution=args.mesh))
     pairs_dir = Path(args.pairs_dir or Path(args.data_dir) / f"{args.data}_sketch_pairs")
     features, rows = retrieval_index(method.encoder, pairs_dir)
@@ -196,10 +261,11 @@ def main() -> None:
     for item in items:
         k = counters.get(item["set"], 0)
         counters[item["set"]] = k + 1
-        item["refine"] = k % max(1, args.refine_every) == 0
-    seen = set()
+        item["refine"] = args.refine_every > 0 and k % args.refine_every == 0
+    fitted: dict[str, set] = {"procedural": set(), "real_test": set()}
     for item in items:
-        if item["set"] == "procedural" and item["obj_id"] not in seen and len(seen) < args.sdf_fit:
+        seen = fitted.get(item["set"])
+        if seen is not None and item["obj_id"] not in seen and len(seen) < args.sdf_fit:
             seen.add(item["obj_id"])
             item["sdf_fit"] = True
     STATE.update(method=method, features=features, rows=rows, args=args)
@@ -223,25 +289,25 @@ def main() -> None:
         for out in progress_bar(pool.imap(score_item, order), total=len(order), desc="sketch to shape"):
             rows_out += out
             done += 1
-            pd.DataFrame(rows_out).to_csv(out_dir / "results.csv", index=False)
+            pd.DataFrame(rows_out).drop(columns=["points"], errors="ignore").to_csv(out_dir / "results.csv", index=False)
         pool.close()
     except KeyboardInterrupt:
         print(f"[benchmark] stopped after {done} of {len(order)} sketches; summarizing those", file=sys.stderr)
         pool.terminate()
     pool.join()
     scored = {(r["set"], r["obj_id"], r["view"]) for r in rows_out if r["method"] == "encoder"}
-    table = pd.DataFrame([r for r in rows_out if (r["set"], r["obj_id"], r["view"]) in scored])
+    spread = diversity(rows_out, items)
+    table = pd.DataFrame([r for r in rows_out if (r["set"], r["obj_id"], r["view"]) in scored]).drop(columns=["points"], errors="ignore")
     table.to_csv(out_dir / "results.csv", index=False)
     summary = summarize(table)
     shapes = table[table["method"] == "encoder"].groupby("set")["obj_id"].nunique().to_dict()
-    text = markdown(summary) + (f"\n\n{done} of {len(order)} sketches ({', '.join(f'{k}: {v} shapes' for k, v in shapes.items())}), "
+    text = markdown(summary) + "\n\nAnswer diversity (encoder; pairwise chamfer among answers / among true shapes): " + \
+        ", ".join(f"{name} {value:.2f}" for name, value in spread.items()) + (f"\n\n{done} of {len(order)} sketches ({', '.join(f'{k}: {v} shapes' for k, v in shapes.items())}), "
                                 f"{time.perf_counter() - began:.0f} s on {args.workers} processes. `{portable_command(sys.argv, args)}`\n")
     (out_dir / "summary.md").write_text(text)
     print(text)
     if args.model_card:
-        from sketch2shape.models.checkpoints import PRETRAINED_DIR
-
-        card = PRETRAINED_DIR / "model_card.md"
+        card = pretrained_model(args.model).folder / "model_card.md"
         head = card.read_text().split("(written by `python benchmarks/sketch_to_shape.py --model-card`)")[0]
         card.write_text(head + "(written by `python benchmarks/sketch_to_shape.py --model-card`)\n\nChamfer x1000 (mean / median, lower is better):\n\n" + text)
     save_figure(items, method, out_dir)
@@ -276,7 +342,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(summary: pd.DataFrame) -> str:
-    sets = [s for s in ("procedural", "hand_drawn", "real") if s in set(summary["set"])]
+    sets = [s for s in ("procedural", "hand_drawn", "real_test", "real") if s in set(summary["set"])]
     lines = ["| method | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
     for method in METHODS:
         cells = []
@@ -294,7 +360,8 @@ def save_figure(items: list[dict], method, out_dir: Path, count: int = 6) -> Non
     from sketch2shape.viz import image_grid, render_mesh
 
     rows = []
-    picked = [i for i in items if i["set"] == "hand_drawn"][: count // 2] + [i for i in items if i["set"] == "real"][: count // 2]
+    picked = ([i for i in items if i["set"] == "hand_drawn"][: count // 2] + [i for i in items if i["set"] == "real"][: count // 2]
+              + [i for i in items if i["set"] == "real_test" and i["view"] == "v13"][:count])
     for item in picked:
         result = method(item["sketch"], refine=True)
         camera = result.camera.with_resolution(160)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from sketch2shape.pretrained import DEFAULT_MODEL, PRETRAINED_MODELS
 from sketch2shape.tasks import TASKS, task_module
 from sketch2shape.utils.suggest import closest_options
 
@@ -219,8 +220,13 @@ def train_release(args: argparse.Namespace) -> None:
     """Train the release models on the built-in data and export them with a model card."""
     import platform
 
-    from sketch2shape.models.checkpoints import PRETRAINED_DIR, export_release
+    from sketch2shape.models.checkpoints import export_release
+    from sketch2shape.pretrained import release_model_for
 
+    release = release_model_for(args.data)
+    if args.out is None and release is None:
+        raise SystemExit(f"error: --data {args.data} is no pretrained model's data ({', '.join(f'{m.name}: {m.data}' for m in PRETRAINED_MODELS.values())}); "
+                         "pass --out DIR for its model files")
     log_dir = Path(args.log_dir)
     run_dir = log_dir / "release" / args.data
     common = [f"paths.data_dir={Path(args.data_dir).resolve()}", f"paths.log_dir={log_dir.resolve()}"]
@@ -229,7 +235,7 @@ def train_release(args: argparse.Namespace) -> None:
     timings = {}
     for stage in stages:
         timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release").seconds or 0.0
-    out = Path(args.out) if args.out else PRETRAINED_DIR
+    out = Path(args.out) if args.out else release.folder
     command = "sketch2shape train-release " + " ".join(sys.argv[2:])
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",
@@ -238,109 +244,185 @@ def train_release(args: argparse.Namespace) -> None:
     print(f"[release] exported {', '.join(str(p) for p in paths)}")
 
 
-GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (sketch2shape/conf/data/base.yaml)
-
-
 def parse_view(value: str | None):
-    """``--view``: None (estimate it), a preprocessing view index ``0..23`` (azimuth ``30 * (i % 12)``,
-    elevation 15 for ``i < 12`` else 35) or ``AZIMUTH,ELEVATION`` in degrees -> a Camera or None."""
-    from sketch2shape.render.camera import Camera
+    """``--view`` -> a Camera, or None to estimate it (:func:`sketch2shape.render.camera.view_camera`);
+    a bad value exits with status 2 and the accepted forms."""
+    from sketch2shape.render.camera import view_camera
 
-    if value is None or str(value).lower() in ("", "auto", "estimate"):
-        return None
-    text = str(value)
     try:
-        if "," in text:
-            azimuth, elevation = (float(v) for v in text.split(","))
-        else:
-            index = int(text)
-    except ValueError:
-        raise SystemExit(f"error: --view {value!r}: expected a view index 0..{GRID_VIEWS - 1}, AZIMUTH,ELEVATION in degrees, or auto") from None
-    if "," in text:
-        try:
-            return Camera(azimuth_deg=azimuth, elevation_deg=elevation)
-        except ValueError as err:  # e.g. an elevation beyond the poles
-            raise SystemExit(f"error: --view {value}: {err}") from None
-    if not 0 <= index < GRID_VIEWS:
-        raise SystemExit(f"error: --view {index}: the preprocessing views are 0..{GRID_VIEWS - 1} (or give AZIMUTH,ELEVATION)")
-    return Camera(azimuth_deg=30.0 * (index % 12), elevation_deg=15.0 if index < 12 else 35.0)
+        return view_camera(value)
+    except ValueError as err:
+        raise SystemExit(f"error: --{err}") from None
+
+
+def reconstruct_outputs(args: argparse.Namespace) -> list[Path]:
+    """The mesh file of each sketch: ``--out`` for one sketch, ``<--out-dir>/<sketch stem>.obj`` with
+    ``--out-dir`` (several sketches need it; two sketches with one stem get ``_2``, ``_3``, ...).
+    Exits (status 2) when several sketches are given without ``--out-dir``."""
+    if args.out_dir is None:
+        if len(args.sketches) > 1:
+            raise SystemExit(f"error: {len(args.sketches)} sketches: pass --out-dir DIR (each mesh is written there as <sketch name>.obj), "
+                             "or one sketch with --out")
+        return [Path(args.out or "shape.obj")]
+    if args.out is not None:
+        raise SystemExit("error: pass --out (one sketch, the mesh file) or --out-dir (a folder for the meshes), not both")
+    outputs, seen = [], {}
+    for sketch in args.sketches:
+        stem = Path(sketch).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        outputs.append(Path(args.out_dir) / (f"{stem}_{seen[stem]}.obj" if seen[stem] > 1 else f"{stem}.obj"))
+    return outputs
 
 
 def reconstruct(args: argparse.Namespace) -> None:
-    """A mesh and a preview from a user's sketch: the encoder's shape at once, then a refinement
-    that is kept only if it matches the sketch better (:mod:`sketch2shape.optimize.sketch_to_shape`).
-    Exit status 0: written and matching; 3: written, but it matches the sketch badly."""
+    """Meshes and previews from a user's sketches: for each, the encoder's shape at once, then a
+    refinement that is kept only if it matches the sketch better
+    (:mod:`sketch2shape.optimize.sketch_to_shape`); the models load once for all sketches.
+    Exit status 0: all written and matching; 3: a shape matches its sketch badly; 1: a sketch
+    could not be read or answered (with several, the others are still written)."""
     import logging
 
-    from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
+    from sketch2shape.data.user_sketch import SketchInputError, read_sketch_file
+    from sketch2shape.pretrained import pretrained_model
     from sketch2shape.utils.io import check_mesh_suffix
 
     # Mistakes in the arguments are reported before the slow imports (torch, the models: seconds);
     # reading the sketch file (missing, a folder, not an image) needs no torch.
+    outputs = reconstruct_outputs(args)
     try:
-        check_mesh_suffix(args.out)
+        check_mesh_suffix(outputs[0])
     except ValueError as err:
         raise SystemExit(f"error: --out {err}") from None
+    if args.model is not None and (args.deepsdf_ckpt or args.encoder_ckpt or args.siamese_ckpt):
+        raise SystemExit("error: pass --model (a pretrained model) or your own --deepsdf-ckpt/--encoder-ckpt, not both")
     try:
-        gray = read_sketch_file(args.sketch)
-    except SketchInputError as err:
-        raise SystemExit(f"error: {err}") from None
-
-    from sketch2shape.models.checkpoints import PRETRAINED, CheckpointError, pretrained_available
-    from sketch2shape.utils.device import resolve_device
-
+        model = pretrained_model(args.model)
+    except ValueError as err:
+        raise SystemExit(f"error: --{err}") from None
+    camera = parse_view(args.view)
+    batch = len(args.sketches) > 1 or args.out_dir is not None
+    if not batch:
+        try:
+            grays = [read_sketch_file(args.sketches[0])]
+        except SketchInputError as err:
+            raise SystemExit(f"error: {err}") from None
     logging.basicConfig(level=logging.WARNING, format="[reconstruct] %(message)s")
     if args.siamese_ckpt and not args.encoder_ckpt:
-        return reconstruct_from_mean(args, gray)
-    if args.encoder_ckpt is None and args.deepsdf_ckpt is None and not pretrained_available():
+        if batch:
+            raise SystemExit("error: --siamese-ckpt (the demo's way) answers one sketch with --out; the sketch encoder's way takes several")
+        return reconstruct_from_mean(args, grays[0])
+    if args.encoder_ckpt is None and args.deepsdf_ckpt is None and not model.available():
         raise SystemExit(
-            "error: this installation has no pretrained models (sketch2shape/pretrained/); train them with "
-            "`sketch2shape train-release`, or pass --deepsdf-ckpt and --encoder-ckpt"
+            f"error: this installation has no pretrained model {model.name!r} ({model.folder}); train it with "
+            f"`sketch2shape train-release --data {model.data}`, or pass --deepsdf-ckpt and --encoder-ckpt"
         )
     for flag, path in (("--deepsdf-ckpt", args.deepsdf_ckpt), ("--encoder-ckpt", args.encoder_ckpt)):
         if path is not None and not Path(path).is_file():
             raise SystemExit(f"error: {flag} {path} does not exist (train one with `sketch2shape train-release`, or leave both flags out for the pretrained models)")
     if (args.encoder_ckpt is None) != (args.deepsdf_ckpt is None):
         raise SystemExit("error: pass --deepsdf-ckpt and --encoder-ckpt together (the encoder predicts codes of that DeepSDF), or neither for the pretrained models")
-    deepsdf_path = args.deepsdf_ckpt or PRETRAINED["deepsdf"]
-    encoder_path = args.encoder_ckpt or PRETRAINED["sketch_encoder"]
-    camera = parse_view(args.view)
+    files = model.files()
+    deepsdf_path = args.deepsdf_ckpt or files["deepsdf"]
+    encoder_path = args.encoder_ckpt or files["sketch_encoder"]
+
+    from sketch2shape.models.checkpoints import CheckpointError
+    from sketch2shape.utils.device import resolve_device
+
     try:
         device = resolve_device(args.device, key="--device")
-        sketch = normalize_sketch(gray, Framing(), name=str(args.sketch))
-    except (SketchInputError, ValueError) as err:
+    except ValueError as err:
         raise SystemExit(f"error: {err}") from None
-    import time
-
     import torch
 
     from sketch2shape.optimize.sketch_to_shape import method_node, sketch_to_shape_from_files
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    start = LAUNCHED  # what a user waits for includes the imports (seconds)
     try:
         method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou))
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    steps = method.refine_settings.steps
-    out = Path(args.out)
+    refine = not args.no_refine and method.refine_settings.steps > 0
+    if not batch:
+        try:
+            status = answer_sketch(method, grays[0], args.sketches[0], outputs[0], camera, refine)["status"]
+        except SketchInputError as err:
+            raise SystemExit(f"error: {err}") from None
+        if status == "poor match":
+            raise SystemExit(3)
+        return
+    raise SystemExit(answer_sketches(method, args.sketches, outputs, camera, refine, Path(args.out_dir)))
+
+
+def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quiet: bool = False) -> dict:
+    """Answer one sketch (``gray``: as :func:`~sketch2shape.data.user_sketch.read_sketch_file`
+    read it) and write its mesh to ``out`` and ``<out stem>_preview.png``; returns its summary row
+    (sketch, mesh, view, IoU, seconds, status ``ok`` or ``poor match``). The first shape is
+    written as soon as it exists. Raises SketchInputError for a drawing without lines."""
+    from sketch2shape.data.user_sketch import Framing, normalize_sketch
+
+    start = time.perf_counter()
+    launched = LAUNCHED  # what a user waits for includes the imports (seconds)
+    sketch = normalize_sketch(gray, Framing(), name=str(name))
 
     def first_written(result) -> None:
         write_mesh_or_exit(out, result.first.mesh)
-        print(f"[reconstruct] first shape (encoder): {out}  {time.perf_counter() - start:.1f} s after launch", flush=True)
+        if not quiet:
+            print(f"[reconstruct] first shape (encoder): {out}  {time.perf_counter() - launched:.1f} s after launch", flush=True)
 
-    result = method(sketch, camera=camera, refine=not args.no_refine and steps > 0, on_first=first_written)
+    result = method(sketch, camera=camera, refine=refine, on_first=first_written)
     if result.chosen == "refined":
         write_mesh_or_exit(out, result.best.mesh)
     preview = out.with_name(out.stem + "_preview.png")
     save_reconstruction_preview(preview, sketch, result)
-    print(f"[reconstruct] {result.describe()}")
-    print(f"[reconstruct] mesh: {out}  preview: {preview}  ({time.perf_counter() - start:.1f} s)")
-    if result.poor_match:
-        print(f"[reconstruct] warning: the shape matches the sketch badly (silhouette IoU {result.best.iou:.2f} < {result.min_iou}); "
-              "try --view AZIMUTH,ELEVATION, a cleaner drawing, or a model trained on such shapes", file=sys.stderr)
-        raise SystemExit(3)
+    if not quiet:
+        print(f"[reconstruct] {result.describe()}")
+        print(f"[reconstruct] mesh: {out}  preview: {preview}  ({time.perf_counter() - launched:.1f} s)")
+        if result.poor_match:
+            print(f"[reconstruct] warning: the shape matches the sketch badly (silhouette IoU {result.best.iou:.2f} < {result.min_iou}); "
+                  "try --view AZIMUTH,ELEVATION, a cleaner drawing, or a model trained on such shapes", file=sys.stderr)
+    return {"sketch": str(name), "mesh": str(out), "azimuth": round(result.camera.azimuth_deg, 1), "elevation": round(result.camera.elevation_deg, 1),
+            "iou": round(result.best.iou, 3), "kept": result.chosen, "seconds": round(time.perf_counter() - start, 2),
+            "status": "poor match" if result.poor_match else "ok"}
+
+
+def answer_sketches(method, sketches: Sequence[str], outputs: Sequence[Path], camera, refine: bool, out_dir: Path) -> int:
+    """Answer many sketches with one loaded method: a progress bar, a mesh and preview per sketch,
+    ``<out_dir>/summary.csv`` (one row each, written atomically after every sketch, so an
+    interrupted run leaves the rows so far) and a table at the end. A sketch that cannot be read
+    or answered is recorded (status ``error: ...``) and the rest go on. Returns the exit status:
+    1 when a sketch failed, else 3 when a shape matches its sketch badly, else 0."""
+    import csv
+    import io
+
+    from sketch2shape.data.user_sketch import SketchInputError, read_sketch_file
+    from sketch2shape.utils.io import write_text
+    from sketch2shape.utils.progress import progress_bar
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns = ["sketch", "mesh", "azimuth", "elevation", "iou", "kept", "seconds", "status"]
+    rows: list[dict] = []
+    for sketch, out in progress_bar(list(zip(sketches, outputs)), desc="reconstruct", unit="sketch"):
+        try:
+            rows.append(answer_sketch(method, read_sketch_file(sketch), sketch, out, camera, refine, quiet=True))
+        except (SketchInputError, SystemExit) as err:  # SystemExit: write_mesh_or_exit's empty shape
+            message = str(err).removeprefix("error: ")
+            rows.append({"sketch": sketch, "mesh": "", "status": f"error: {message}"})
+            print(f"[reconstruct] {sketch}: {message}", file=sys.stderr)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(out_dir / "summary.csv", text.getvalue())
+    width = max(len(str(r["sketch"])) for r in rows)
+    print(f"\n{'sketch':<{width}}  {'view (az, el)':>13}  {'IoU':>5}  {'s':>5}  status")
+    for r in rows:
+        view = f"{r['azimuth']:.0f}, {r['elevation']:.0f}" if "azimuth" in r else "-"
+        print(f"{r['sketch']:<{width}}  {view:>13}  {r.get('iou', float('nan')):>5.2f}  {r.get('seconds', float('nan')):>5.1f}  {r['status']}")
+    failed = sum(r["status"].startswith("error") for r in rows)
+    poor = sum(r["status"] == "poor match" for r in rows)
+    print(f"[reconstruct] {len(rows) - failed} of {len(rows)} meshes written to {out_dir} ({poor} matching their sketch badly); summary: {out_dir / 'summary.csv'}")
+    return 1 if failed else 3 if poor else 0
 
 
 def write_mesh_or_exit(path: Path, mesh) -> None:
@@ -422,7 +504,7 @@ def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
         framing = dataset_framing(layout, train, view)
         index = RetrievalIndex(siamese, layout, train, len(cameras), device) if args.init == "retrieval" else None
     try:
-        sketch = normalize_sketch(gray, framing, name=str(args.sketch))
+        sketch = normalize_sketch(gray, framing, name=str(args.sketches[0]))
     except SketchInputError as err:
         raise SystemExit(f"error: {err}") from None
     settings = sketch_optimization_settings(args.steps, args.silhouette_weight)
@@ -444,7 +526,7 @@ def app(args: argparse.Namespace) -> None:
     except ImportError as err:
         raise SystemExit(f"sketch2shape app needs the app extra ({err.name} is missing): pip install -e \".[app]\"") from None
     try:
-        settings = load_settings(args.config, host=args.host, port=args.port, deepsdf_ckpt=args.deepsdf_ckpt, encoder_ckpt=args.encoder_ckpt,
+        settings = load_settings(args.config, host=args.host, port=args.port, model=args.model, deepsdf_ckpt=args.deepsdf_ckpt, encoder_ckpt=args.encoder_ckpt,
                                  siamese_ckpt=args.siamese_ckpt, data_dir=args.data_dir, device=args.device, threads=args.threads)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
@@ -510,8 +592,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                    "(the dataset in --data-dir is kept)")
     p.set_defaults(func=demo)
     r = sub.add_parser("reconstruct", help="reconstruct a 3D shape from your own sketch (PNG/JPEG/...; the pretrained models by default)")
-    r.add_argument("sketch", help="the sketch image")
-    r.add_argument("--out", default="shape.obj", help="mesh file to write (.obj, .ply, .glb, .stl, ...: the suffix names the format); a _preview.png is written next to it")
+    r.add_argument("sketches", nargs="+", metavar="SKETCH", help="the sketch image(s); several (e.g. sketches/*.png) with --out-dir")
+    r.add_argument("--out", default=None, help="mesh file to write for one sketch (default shape.obj; .obj, .ply, .glb, .stl, ...: the suffix names the format); "
+                   "a _preview.png is written next to it")
+    r.add_argument("--out-dir", default=None, help="folder for the meshes of several sketches: <sketch name>.obj and _preview.png each, and summary.csv")
+    r.add_argument("--model", default=None, help=f"the pretrained model: {', '.join(f'{m.name} ({m.about})' for m in PRETRAINED_MODELS.values())}; "
+                   f"default {DEFAULT_MODEL}")
     r.add_argument("--view", default=None, help="where the sketch is drawn from: auto (default: estimated), a preprocessing view 0..23, or AZIMUTH,ELEVATION in degrees")
     r.add_argument("--deepsdf-ckpt", default=None, help="your DeepSDF (a train_deepsdf checkpoint or release file; default: the pretrained one)")
     r.add_argument("--encoder-ckpt", default=None, help="your sketch encoder for that DeepSDF (train_sketch_encoder; default: the pretrained one)")
@@ -533,12 +619,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--real-chairs", default=str(REAL_CHAIRS), help=f"with --data chair_mix: the ShapeNetCore chair folder to import (default: {REAL_CHAIRS})")
     t.add_argument("--data-dir", default="data", help="paths.data_dir (default: ./data)")
     t.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs); runs go to <log-dir>/release/<data>")
-    t.add_argument("--out", default=None, help="where to export the model files and model card (default: the package's sketch2shape/pretrained/)")
+    t.add_argument("--out", default=None, help="where to export the model files and model card (default: the package's sketch2shape/pretrained/<model>/: "
+                   f"{', '.join(f'{m.name} for --data {m.data}' for m in PRETRAINED_MODELS.values())})")
     t.add_argument("--set", action="append", default=[], metavar="[STAGE:]KEY=VALUE", help="extra Hydra override for every stage, or for one stage, e.g. train_deepsdf:trainer.accelerator=gpu")
     t.set_defaults(func=train_release)
     a = sub.add_parser("app", help="a browser app: draw a sketch, get a 3D shape (a local web server; sketch2shape/conf/app.yaml)")
     a.add_argument("--host", help="address to listen on (default from sketch2shape/conf/app.yaml: 127.0.0.1, this machine only)")
     a.add_argument("--port", type=int, help="port (default from sketch2shape/conf/app.yaml: 7860)")
+    a.add_argument("--model", help=f"the pretrained model: {', '.join(PRETRAINED_MODELS)} (default from sketch2shape/conf/app.yaml: {DEFAULT_MODEL})")
     a.add_argument("--deepsdf-ckpt", help="your DeepSDF (train_deepsdf checkpoint or release file; default: the pretrained one)")
     a.add_argument("--encoder-ckpt", help="your sketch encoder for that DeepSDF (default: the pretrained one)")
     a.add_argument("--siamese-ckpt", help="without --encoder-ckpt: the demo's way (optimize from the mean code with this Siamese network)")

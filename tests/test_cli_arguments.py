@@ -88,7 +88,7 @@ def test_reconstruct_names_a_bad_view_or_device_as_the_flag_it_came_from(tmp_pat
 
 @pytest.mark.parametrize("argv, message", [
     (["reconstruct", "sketch.png", "--stpes", "30"], "sketch2shape reconstruct: error: unrecognized arguments: --stpes 30 (did you mean --steps?)"),
-    (["reconstruct"], "sketch2shape reconstruct: error: the following arguments are required: sketch"),
+    (["reconstruct"], "sketch2shape reconstruct: error: the following arguments are required: SKETCH"),
     (["reconstruct", "sketch.png", "--init", "zero"], "sketch2shape reconstruct: error: argument --init: invalid choice: 'zero'"),
     (["demo", "--dta", "x", "--log-dri", "y"], "sketch2shape demo: error: unrecognized arguments: --dta x (did you mean --data?), --log-dri y (did you mean --log-dir?)"),
     (["train-release", "--out"], "sketch2shape train-release: error: argument --out: expected one argument"),

@@ -34,11 +34,10 @@ from sketch2shape.app.jobs import Job, Outcome, Reporter
 from sketch2shape.app.settings import DEMO_DEEPSDF, AppSettings
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.user_sketch import Framing, dataset_framing, normalize_sketch
-from sketch2shape.render.camera import Camera, cameras_from_json
+from sketch2shape.render.camera import GRID_VIEWS, Camera, cameras_from_json, grid_view
 
 DEFAULT_DATA = "procedural_chair_16"
 DEMO_VIEW = 13  # the demo's default view: front-left, slightly above
-GRID_VIEWS = 24  # the preprocessing views: 12 azimuths x elevations 15 and 35 (sketch2shape/conf/data/base.yaml)
 
 
 class ModelsMissing(RuntimeError):
@@ -47,16 +46,17 @@ class ModelsMissing(RuntimeError):
 
 def grid_cameras() -> list[Camera]:
     """The preprocessing views (as ``sketch2shape reconstruct --view 0..23``)."""
-    return [Camera(azimuth_deg=30.0 * (i % 12), elevation_deg=15.0 if i < 12 else 35.0) for i in range(GRID_VIEWS)]
+    return [grid_view(i) for i in range(GRID_VIEWS)]
 
 
 def model_paths(settings: AppSettings) -> dict[str, Path]:
     """The model files the settings name (encoder mode: the pretrained ones where unset)."""
     if settings.demo_mode:
         return {"deepsdf": Path(settings.deepsdf_ckpt or DEMO_DEEPSDF), "siamese": Path(str(settings.siamese_ckpt))}
-    from sketch2shape.models.checkpoints import PRETRAINED
+    from sketch2shape.pretrained import pretrained_model
 
-    return {"deepsdf": Path(settings.deepsdf_ckpt or PRETRAINED["deepsdf"]), "sketch_encoder": Path(settings.encoder_ckpt or PRETRAINED["sketch_encoder"])}
+    files = pretrained_model(settings.model).files()
+    return {"deepsdf": Path(settings.deepsdf_ckpt or files["deepsdf"]), "sketch_encoder": Path(settings.encoder_ckpt or files["sketch_encoder"])}
 
 
 def model_source(settings: AppSettings) -> str:
@@ -86,9 +86,12 @@ def missing_models_message(settings: AppSettings) -> str | None:
     if not missing:
         return None
     if model_source(settings) == "pretrained":
+        from sketch2shape.pretrained import pretrained_model
+
+        model = pretrained_model(settings.model)
         return (
-            "this installation has no pretrained models (sketch2shape/pretrained/): train them with `sketch2shape train-release`, "
-            "or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
+            f"this installation has no pretrained model {model.name!r} ({model.folder}): train it with "
+            f"`sketch2shape train-release --data {model.data}`, or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
         )
     return f"no model file at {', '.join(str(p) for p in missing)}: pass --deepsdf-ckpt and --encoder-ckpt (train_deepsdf / train_sketch_encoder checkpoints or release files)"
 

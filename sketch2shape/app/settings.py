@@ -4,7 +4,8 @@ Relative paths (checkpoints, data folder) are relative to the current folder, as
 ``sketch2shape reconstruct``.
 
 Models, as for ``sketch2shape reconstruct``: ``deepsdf_ckpt`` and ``encoder_ckpt`` unset (null)
-use the models shipped in the package (``sketch2shape/pretrained``); a user's own DeepSDF and the
+use a model shipped in the package (``sketch2shape/pretrained``; ``model`` names which, unset the
+default one); a user's own DeepSDF and the
 sketch encoder trained for it (Lightning checkpoints or release files) plug in through the same
 two settings. ``siamese_ckpt`` without ``encoder_ckpt`` is the demo's way (no encoder: optimize
 from the mean code with the Siamese distance; ``deepsdf_ckpt`` defaults to the demo's run).
@@ -36,6 +37,7 @@ DEFAULT_THREADS = 1
 class AppSettings:
     host: str = "127.0.0.1"
     port: int = 7860
+    model: str | None = None  # the pretrained model by name (sketch2shape.pretrained.PRETRAINED_MODELS); None: the default one
     deepsdf_ckpt: str | None = None  # None: the pretrained DeepSDF (demo mode: the demo's run)
     encoder_ckpt: str | None = None  # None: the pretrained sketch encoder
     siamese_ckpt: str | None = None  # demo mode only (without encoder_ckpt)
@@ -58,6 +60,14 @@ class AppSettings:
     abandon_after_s: float = 60.0
 
     def __post_init__(self) -> None:
+        from sketch2shape.pretrained import pretrained_model
+
+        try:
+            pretrained_model(self.model)
+        except ValueError as err:
+            raise ValueError(f"app {err}") from None
+        if self.model is not None and (self.deepsdf_ckpt or self.encoder_ckpt or self.siamese_ckpt):
+            raise ValueError(f"app model={self.model!r} names a pretrained model: leave deepsdf_ckpt, encoder_ckpt and siamese_ckpt unset, or model unset")
         if self.init not in INIT_MODES:
             raise ValueError(f"app init={self.init!r}; accepted: {', '.join(INIT_MODES)}")
         for key in ("render_resolution", "resolution", "max_image_side", "keep_jobs"):

@@ -24,11 +24,18 @@ import torch
 
 from sketch2shape.models.shape_space import ShapeSpace
 from sketch2shape.models.sketch_encoder import SketchEncoderNet, file_sha256
+from sketch2shape.pretrained import (  # noqa: F401  (defined there, torch-free; used here and by callers)
+    DEFAULT_MODEL,
+    PRETRAINED_DIR,
+    PRETRAINED_MODELS,
+    PretrainedModel,
+    pretrained_model,
+    release_model_for,
+)
 from sketch2shape.utils.io import atomic_path, write_json, write_text
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-"""Where the shipped release models live (inside the installed package)."""
-PRETRAINED = {"deepsdf": PRETRAINED_DIR / "deepsdf.pt", "sketch_encoder": PRETRAINED_DIR / "sketch_encoder.pt"}
+PRETRAINED = pretrained_model().files()
+"""The default model's files."""
 KINDS = {"deepsdf": "a DeepSDF model (train_deepsdf)", "sketch_encoder": "a sketch encoder (train_sketch_encoder)"}
 
 
@@ -133,10 +140,10 @@ def export_sketch_encoder(net: SketchEncoderNet, net_args: dict[str, Any], path:
     return Path(path)
 
 
-def pretrained_available() -> bool:
-    """Whether the package ships the release models (a source checkout before the first release
-    training has none)."""
-    return all(path.is_file() for path in PRETRAINED.values())
+def pretrained_available(name: str | None = None) -> bool:
+    """Whether the package ships the release model ``name`` (default :data:`DEFAULT_MODEL`; a
+    source checkout before the first release training has none)."""
+    return pretrained_model(name).available()
 
 
 def encoder_net_args(net: SketchEncoderNet, net_spec: dict[str, Any] | None) -> dict[str, Any]:

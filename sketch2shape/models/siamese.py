@@ -147,11 +147,14 @@ class TorchvisionEncoder(nn.Module):
 
 
 def _locate(target: str) -> Any:
-    from hydra.utils import get_method
+    """The object a dotted ``_target_`` names (``package.module.Name``), imported with importlib
+    (not Hydra's locator: loading a model for inference stays free of the config stack)."""
+    import importlib
 
+    module, _, name = str(target).rpartition(".")
     try:
-        return get_method(target)
-    except Exception as err:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as err:
         raise ValueError(
             f"encoder _target_={target!r} cannot be imported; e.g. sketch2shape.models.siamese.ResNetEncoder"
         ) from err

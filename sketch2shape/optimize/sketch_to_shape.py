@@ -46,7 +46,7 @@ from sketch2shape.models.checkpoints import load_deepsdf_file, load_sketch_encod
 from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
 from sketch2shape.optimize.meshing import MeshSettings, mesh_latent
 from sketch2shape.optimize.sketch_objective import SketchLoss, SketchObjective, SketchView
-from sketch2shape.render.camera import Camera
+from sketch2shape.render.camera import Camera, view_camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.shading import from_uint8
 from sketch2shape.render.sphere_tracing import TracingSettings
@@ -384,6 +384,44 @@ class SketchToShape:
         """The method with every setting taken from ``settings``."""
         return cls(deepsdf, encoder, siamese=siamese, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
 
+    @classmethod
+    def pretrained(cls, model: str | None = None, device: str | torch.device = "auto", **settings) -> "SketchToShape":
+        """The method with a release model shipped in the package, the Python entry point::
+
+            from sketch2shape.optimize.sketch_to_shape import SketchToShape
+            method = SketchToShape.pretrained()              # or model="procedural"
+            result = method.reconstruct("my_chair.png")      # a path, a PIL image or an array
+            result.best.mesh.export("chair.obj")            # trimesh; result.best.latent: the code
+
+        ``model``: a name of :data:`~sketch2shape.models.checkpoints.PRETRAINED_MODELS` (None: the
+        default model); ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda[:i]``;
+        ``settings``: the mapping of :meth:`from_config` as keywords (``refine={"steps": 30}``,
+        ``mesh={"resolution": 96}``, ``min_iou=0.4``). Raises ValueError for an unknown model or
+        device, FileNotFoundError when the package lacks the model's files (train them with
+        ``sketch2shape train-release``)."""
+        from sketch2shape.models.checkpoints import pretrained_model
+        from sketch2shape.utils.device import resolve_device
+
+        chosen = pretrained_model(model)
+        if not chosen.available():
+            raise FileNotFoundError(f"the pretrained model {chosen.name!r} is not in this installation ({chosen.folder}); "
+                                    f"train it with `sketch2shape train-release --data {chosen.data}`")
+        files = chosen.files()
+        return sketch_to_shape_from_files(files["deepsdf"], files["sketch_encoder"], resolve_device(device, key="device"), config=settings)
+
+    def reconstruct(self, sketch, view=None, refine: bool = True, on_first: Callable[[SketchToShapeResult], None] | None = None) -> SketchToShapeResult:
+        """Answer any drawing: ``sketch`` is a file path, a PIL image or an array (uint8 ``(H, W)``
+        gray, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA; dark lines on light paper or light on dark,
+        any size, photos of paper included: :func:`~sketch2shape.data.user_sketch.normalize_sketch`
+        brings it to the training form). ``view``: where it is drawn from (None: estimated; a
+        preprocessing view index 0..23, ``(azimuth, elevation)`` in degrees or a Camera;
+        :func:`~sketch2shape.render.camera.view_camera`). Returns a :class:`SketchToShapeResult`:
+        ``best.mesh`` (trimesh, unit-sphere coordinates, +Y up, front +Z), ``best.latent`` ``(D,)``,
+        ``camera``, ``best.iou`` and ``poor_match``. Raises
+        :class:`~sketch2shape.data.user_sketch.SketchInputError` (a ValueError naming the input)
+        for a file that is no image or a drawing without lines, ValueError for a bad ``view``."""
+        return self(prepare_sketch(sketch), camera=view_camera(view), refine=refine, on_first=on_first)
+
     @property
     def device(self) -> torch.device:
         return self.deepsdf.latents.weight.device
@@ -487,6 +525,32 @@ class SketchToShape:
             return seen["best"], []
 
 
+def prepare_sketch(sketch, name: str | None = None) -> np.ndarray:
+    """A drawing in any form :meth:`SketchToShape.reconstruct` takes (path, PIL image, array) ->
+    the normalized uint8 ``(R, R)`` sketch (ink 0 on 255). Raises
+    :class:`~sketch2shape.data.user_sketch.SketchInputError` naming ``name`` (default: the path, or
+    ``sketch``)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from sketch2shape.data.user_sketch import Framing, SketchInputError, image_to_gray, normalize_sketch, read_sketch_file
+
+    if isinstance(sketch, (str, Path)):
+        name = name or str(sketch)
+        gray = read_sketch_file(sketch)
+    elif isinstance(sketch, Image.Image):
+        gray = image_to_gray(sketch, name or "sketch")
+    elif isinstance(sketch, np.ndarray) and sketch.ndim == 3 and sketch.shape[2] in (3, 4):
+        gray = image_to_gray(Image.fromarray(np.ascontiguousarray(sketch.astype(np.uint8) if sketch.dtype != np.uint8 else sketch)), name or "sketch")
+    elif isinstance(sketch, np.ndarray) and sketch.ndim == 2:
+        gray = sketch
+    else:
+        kind = f"an array of shape {sketch.shape}" if isinstance(sketch, np.ndarray) else f"a {type(sketch).__name__}"
+        raise SketchInputError(f"{name or 'sketch'}: {kind} is not a drawing; pass a file path, a PIL image, or an array (H, W), (H, W, 3) or (H, W, 4)")
+    return normalize_sketch(gray, Framing(), name=name or "sketch")
+
+
 def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.device = "cpu", config=None, **kwargs) -> SketchToShape:
     """A :class:`SketchToShape` from two model files (release files or Lightning checkpoints; see
     :mod:`sketch2shape.models.checkpoints`), with settings from ``config`` (the mapping of
@@ -502,4 +566,4 @@ def sketch_to_shape_from_files(deepsdf_path, encoder_path, device: str | torch.d
 
 
 __all__: Sequence[str] = ["ViewSearch", "RefineSettings", "SketchToShapeSettings", "ShapeAnswer", "SketchToShapeResult", "RefinementStopped", "SketchToShape",
-                          "sketch_to_shape_from_files", "method_node", "estimate_view", "filled_outline", "iou", "mesh_pieces"]
+                          "sketch_to_shape_from_files", "prepare_sketch", "method_node", "estimate_view", "filled_outline", "iou", "mesh_pieces"]

@@ -21,6 +21,7 @@ traces all views in one call. ``CameraBatch(...)[i]`` is the ``Camera`` of view 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -140,6 +141,47 @@ def view_grid(
         for el in elevations_deg
         for a in range(azimuth_count)
     ]
+
+
+GRID_VIEWS = 24
+"""The preprocessing views (sketch2shape/conf/data/base.yaml ``views``): 12 azimuths 30 degrees
+apart x elevations 15 and 35; view ``i`` has azimuth ``30 * (i % 12)``, elevation 15 for
+``i < 12`` else 35."""
+
+
+def grid_view(index: int) -> Camera:
+    """The preprocessing view ``index`` (0..23, :data:`GRID_VIEWS`); ValueError otherwise."""
+    if not 0 <= int(index) < GRID_VIEWS:
+        raise ValueError(f"view {index}: the preprocessing views are 0..{GRID_VIEWS - 1} (or give AZIMUTH,ELEVATION in degrees)")
+    return Camera(azimuth_deg=30.0 * (int(index) % 12), elevation_deg=15.0 if int(index) < 12 else 35.0)
+
+
+def view_camera(view) -> Camera | None:
+    """The camera a user names for a drawing: None, ``"auto"`` or ``""`` -> None (estimate it);
+    a :class:`Camera` as is; an int or ``"i"`` -> :func:`grid_view`; ``(azimuth, elevation)`` or
+    ``"AZIMUTH,ELEVATION"`` in degrees (azimuth 0 looks at the chair's front, elevation above the
+    horizon). Raises ValueError naming the value and the accepted forms."""
+    if view is None or isinstance(view, Camera):
+        return view
+    forms = f"expected a view index 0..{GRID_VIEWS - 1}, AZIMUTH,ELEVATION in degrees, or auto"
+    if isinstance(view, str):
+        text = view.strip()
+        if text.lower() in ("", "auto", "estimate"):
+            return None
+        try:
+            view = tuple(float(v) for v in text.split(",")) if "," in text else int(text)
+        except ValueError:
+            raise ValueError(f"view {text!r}: {forms}") from None
+    if isinstance(view, (tuple, list)):
+        if len(view) != 2:
+            raise ValueError(f"view {view!r}: {forms}")
+        try:
+            return Camera(azimuth_deg=float(view[0]), elevation_deg=float(view[1]))
+        except ValueError as err:  # e.g. an elevation beyond the poles
+            raise ValueError(f"view {view[0]:g},{view[1]:g}: {err}") from None
+    if isinstance(view, numbers.Integral) and not isinstance(view, bool):
+        return grid_view(int(view))
+    raise ValueError(f"view {view!r}: {forms}")
 
 
 def cameras_from_config(camera_cfg, views_cfg) -> list[Camera]:

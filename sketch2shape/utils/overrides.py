@@ -98,6 +98,20 @@ def _refuse_unknown(key: str, accepted: list[str], where: str, line: str) -> Non
         raise ConfigError(f"{err}{hint}") from None
 
 
+def refuse_unquoted_equals(parser, line: str) -> None:
+    """Raise :class:`ConfigError` for an override Hydra cannot parse because its value holds ``=``
+    (a checkpoint named ``epoch=0000.ckpt`` pasted as ``ckpt_path=...``: Hydra says only
+    ``mismatched input '='``), saying how to quote it; otherwise return."""
+    key, equals, value = line.partition("=")
+    if not equals or "=" not in value or value[:1] in ("'", '"'):
+        return
+    try:
+        parser.parse_overrides([line])
+    except Exception:
+        raise ConfigError(f"{line}: the value holds '=', which Hydra's override syntax reserves; quote the value, e.g. "
+                          f"'{key}=\"{value}\"' (single quotes for the shell, double quotes for Hydra)") from None
+
+
 def check_overrides(overrides: Sequence[str], conf_dir: Path, config_name: str) -> None:
     """Raise :class:`ConfigError` for the first override of ``overrides`` (as Hydra gets them: after
     :func:`sketch2shape.utils.hydra.normalize_overrides`) that changes a key the config does not
@@ -107,9 +121,12 @@ def check_overrides(overrides: Sequence[str], conf_dir: Path, config_name: str) 
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import DictConfig, OmegaConf
 
+    parser = OverridesParser.create()
     try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except Exception:  # a syntax error: Hydra says where
+        parsed = parser.parse_overrides(list(overrides))
+    except Exception:  # a syntax error: Hydra says where, except for the common case below
+        for line in overrides:
+            refuse_unquoted_equals(parser, line)
         return
     values, base = [], []
     for override in parsed:
