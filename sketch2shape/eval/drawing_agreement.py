@@ -25,12 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
-from skimage.morphology import skeletonize
 
+from sketch2shape.metrics.lines import framed_points, line_chamfer, thin  # noqa: F401  (defined there)
 from sketch2shape.optimize.sketch_to_shape import mesh_pieces
 from sketch2shape.render.camera import Camera
-from sketch2shape.render.mesh_raycast import MeshRaycaster
-from sketch2shape.render.sketch import edge_mask
+from sketch2shape.render.mesh_raycast import answer_lines
 
 
 @dataclass(frozen=True)
@@ -41,40 +40,6 @@ class Agreement:
     line_chamfer: float
     pieces: int
     symmetry: float
-
-
-def thin(mask: np.ndarray) -> np.ndarray:
-    """One-pixel-wide lines (bool) of a stroke mask (bool): scikit-image's skeletonize."""
-    return skeletonize(mask) if mask.any() else mask
-
-
-def answer_lines(mesh: trimesh.Trimesh, camera: Camera, crease_angle_deg: float = 35.0) -> np.ndarray:
-    """Bool (H, W) contour and crease lines of ``mesh`` seen from ``camera`` (its resolution)."""
-    if len(mesh.faces) == 0:
-        return np.zeros((camera.resolution, camera.resolution), bool)
-    rendering = MeshRaycaster(mesh).render(camera)
-    return edge_mask(rendering.normals, rendering.mask, crease_angle_deg)
-
-
-def framed_points(lines: np.ndarray) -> np.ndarray:
-    """(N, 2) float coordinates of the one-pixel lines (``thin``) of a stroke mask (bool (H, W)),
-    framed on their bounding square: centred on it and in units of its side. Framing the
-    points, not the image, loses no thin line to resampling."""
-    ys, xs = np.nonzero(thin(lines))
-    if len(xs) == 0:
-        return np.zeros((0, 2))
-    points = np.stack([xs, ys], axis=1).astype(float)
-    low, high = points.min(0), points.max(0)
-    return (points - 0.5 * (low + high)) / max(float((high - low).max()), 1.0)
-
-
-def line_chamfer(drawing_ink: np.ndarray, lines: np.ndarray) -> float:
-    """Symmetric mean distance between two line images (bool (H, W) each, any sizes; module
-    docstring), in units of each one's bounding square; ``inf`` when either has no line."""
-    a, b = framed_points(drawing_ink), framed_points(lines)
-    if not len(a) or not len(b):
-        return float("inf")
-    return float(0.5 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
 
 
 def symmetry(mesh: trimesh.Trimesh, points: int = 5000, seed: int = 0) -> float:

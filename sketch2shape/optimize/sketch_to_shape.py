@@ -75,6 +75,49 @@ class ViewSearch:
 
 
 @dataclass(frozen=True)
+class CodeSearch:
+    """Candidate codes scored against the drawing's lines (module docstring, step 3). Off when
+    ``neighbours`` is 0 and ``mirror`` is false.
+
+    Candidates: the encoder's code; with ``mirror`` the encoder's code of the drawing mirrored
+    left-right (a chair is left-right symmetric, so the mirrored drawing shows the same chair from
+    the mirrored view: a second reading of the same strokes); the ``neighbours`` training codes
+    nearest the encoder's (Euclidean, in code space); and for each of those, the code ``blends``
+    of the way from the encoder's towards it. Each is meshed at ``resolution``^3 and ray-cast from
+    its ``views`` best cameras by silhouette IoU (or the given camera), its contour and crease lines
+    drawn as the training sketches are, and compared with the drawing by line chamfer
+    (:func:`~sketch2shape.metrics.lines.line_chamfer`); the lowest wins, the encoder's code
+    included, so the search never answers with a candidate that draws the sketch worse.
+    """
+
+    neighbours: int = 6
+    blends: tuple[float, ...] = (0.5,)
+    mirror: bool = True
+    resolution: int = 48
+    views: int = 3
+    crease_angle_deg: float = 35.0
+
+    def __post_init__(self) -> None:
+        if int(self.neighbours) != self.neighbours or self.neighbours < 0:
+            raise ValueError(f"search neighbours={self.neighbours}: must be a whole number >= 0 (0 with mirror=false: no search)")
+        if self.views < 1 or self.resolution < 8:
+            raise ValueError(f"search views={self.views} and resolution={self.resolution}: need at least 1 view and 8 grid points a side")
+        if any(not 0.0 < t <= 1.0 for t in self.blends):
+            raise ValueError(f"search blends={self.blends}: each must lie in (0, 1] (1: the neighbour itself, already a candidate)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.neighbours > 0 or self.mirror
+
+    @classmethod
+    def from_config(cls, node, where: str = "search") -> "CodeSearch":
+        values = dataclass_kwargs(cls, node, where)
+        if "blends" in values:
+            values["blends"] = tuple(float(t) for t in values["blends"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class RefineSettings:
     """Refinement of the encoder's code (module docstring, step 3). ``steps=0`` (the default)
     turns it off; 30 steps is what it was measured with.
@@ -163,6 +206,8 @@ class ShapeAnswer:
     mesh: trimesh.Trimesh
     iou: float
     seconds: float
+    line_chamfer: float | None = None  # against the drawing's lines, when the code search scored it
+    source: str = "encoder"  # which candidate it is (CodeSearch): encoder, mirrored drawing, neighbour k, blend t k
 
 
 @dataclass
@@ -172,15 +217,23 @@ class SketchToShapeResult:
     first: ShapeAnswer
     camera: Camera
     view_estimated: bool
+    searched: ShapeAnswer | None = None  # the code search's winner when it is not the encoder's code
     refined: ShapeAnswer | None = None
-    chosen: str = "first"
+    chosen: str = "first"  # first | searched | refined
     rejected: str = ""  # why the refined shape was not kept (RefineSettings.rejection); "" when kept or absent
     min_iou: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def best(self) -> ShapeAnswer:
-        return self.refined if self.chosen == "refined" and self.refined is not None else self.first
+        if self.chosen == "refined" and self.refined is not None:
+            return self.refined
+        return self.searched if self.chosen == "searched" and self.searched is not None else self.first
+
+    @property
+    def start(self) -> ShapeAnswer:
+        """The answer a refinement starts from: the search's winner, else the first shape."""
+        return self.searched if self.searched is not None else self.first
 
     @property
     def poor_match(self) -> bool:
@@ -190,6 +243,10 @@ class SketchToShapeResult:
     def describe(self) -> str:
         view = f"azimuth {self.camera.azimuth_deg:.0f}, elevation {self.camera.elevation_deg:.0f}" + (" (estimated)" if self.view_estimated else " (given)")
         text = f"view {view}; first shape IoU {self.first.iou:.2f} ({self.first.seconds:.1f} s)"
+        if self.searched is not None:
+            text += f"; code search chose {self.searched.source} (line chamfer {self.searched.line_chamfer:.3f}, the encoder's {self.first.line_chamfer:.3f}; {self.searched.seconds:.1f} s)"
+        elif self.first.line_chamfer is not None:
+            text += "; code search kept the encoder's code"
         if self.refined is not None:
             text += f", refined IoU {self.refined.iou:.2f} ({self.refined.seconds:.1f} s); kept the {self.chosen} shape"
             if self.rejected:
@@ -278,16 +335,18 @@ def mesh_silhouette(raycaster: MeshRaycaster | None, camera: Camera) -> np.ndarr
     return np.isfinite(raycaster.depth(camera))
 
 
+def view_scores(raycaster: MeshRaycaster | None, outline: np.ndarray, search: ViewSearch) -> list[tuple[Camera, float]]:
+    """Every candidate camera of ``search`` with the IoU of the mesh's framed silhouette from it and
+    the framed sketch outline, best first (ties keep the candidates' order)."""
+    target = framed(outline, search.resolution)
+    scores = [(camera, iou(framed(mesh_silhouette(raycaster, camera), search.resolution), target)) for camera in search.cameras()]
+    return sorted(scores, key=lambda pair: -pair[1])
+
+
 def estimate_view(raycaster: MeshRaycaster | None, outline: np.ndarray, search: ViewSearch) -> tuple[Camera, float]:
     """The candidate camera whose framed silhouette of the mesh best matches the framed sketch
     outline, and that IoU."""
-    target = framed(outline, search.resolution)
-    best, best_score = None, -1.0
-    for camera in search.cameras():
-        score = iou(framed(mesh_silhouette(raycaster, camera), search.resolution), target)
-        if score > best_score:
-            best, best_score = camera, score
-    return best, best_score
+    return view_scores(raycaster, outline, search)[0]
 
 
 # ------------------------------------------------------------------------------------------ method
@@ -303,6 +362,7 @@ class SketchToShapeSettings:
     view_search: ViewSearch = ViewSearch()
     tracing: TracingSettings = TracingSettings()
     min_iou: float = DEFAULT_MIN_IOU
+    search: CodeSearch = CodeSearch()
 
     @classmethod
     def from_config(cls, node=None, where: str = "method") -> "SketchToShapeSettings":
@@ -324,6 +384,8 @@ class SketchToShapeSettings:
             values["tracing"] = TracingSettings(**dataclass_kwargs(TracingSettings, node["tracing"], f"{where}.tracing"))
         if node.get("min_iou") is not None:
             values["min_iou"] = float(node["min_iou"])
+        if node.get("search") is not None:
+            values["search"] = CodeSearch.from_config(node["search"], f"{where}.search")
         return cls(**values)
 
 
@@ -364,12 +426,14 @@ class SketchToShape:
     """
 
     def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION),
-                 view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None) -> None:
+                 view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None,
+                 search: CodeSearch = CodeSearch()) -> None:
         if not 0.0 <= min_iou <= 1.0:
             raise ValueError(f"min_iou={min_iou}: a silhouette IoU lies between 0 and 1 (default {DEFAULT_MIN_IOU})")
         encoder.check_compatible(deepsdf)
         self.deepsdf, self.encoder, self.siamese = deepsdf, encoder, siamese
         self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing
+        self.search = search
         self.min_iou = float(min_iou)
 
     @classmethod
@@ -442,10 +506,12 @@ class SketchToShape:
         refine: bool = True,
         on_first: Callable[[SketchToShapeResult], None] | None = None,
         on_step: Callable[[int, dict[str, float]], None] | None = None,
+        search: bool = True,
     ) -> SketchToShapeResult:
         """Answer a sketch (module docstring). ``on_first(result)`` runs as soon as the first
-        shape exists (before any refinement); ``on_step(step, terms)`` after each refinement step
-        and may raise :class:`RefinementStopped` to stop it (the best code so far is used)."""
+        shape exists (before the code search and any refinement); ``on_step(step, terms)`` after
+        each refinement step and may raise :class:`RefinementStopped` to stop it (the best code so
+        far is used). ``search=False`` skips the code search, ``refine=False`` the refinement."""
         start = time.perf_counter()
         latent = self.encode(sketch)
         first_mesh = self.mesh(latent)
@@ -461,17 +527,79 @@ class SketchToShape:
         result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou)
         if on_first is not None:
             on_first(result)
+        if search and self.search.enabled and raycaster is not None:
+            self._search(result, sketch, outline, None if estimated else camera)
+            if result.searched is not None:
+                result.chosen = "searched"
+                latent, camera = result.searched.latent.to(self.device), result.camera
+                score_camera = camera.with_resolution(self.view_search.resolution)
+                silhouette = mesh_silhouette(MeshRaycaster(result.searched.mesh), score_camera)
+                target = self._place(outline, silhouette, score_camera.resolution) > 0.5
         if not refine or self.refine_settings.steps <= 0 or raycaster is None:
             return result
+        first_answer = result.start
         start = time.perf_counter()
         refined_latent, history = self._refine(latent, sketch, outline, silhouette, camera, on_step)
         refined_mesh = self.mesh(refined_latent)
         refined_silhouette = mesh_silhouette(MeshRaycaster(refined_mesh), score_camera) if len(refined_mesh.faces) else np.zeros_like(silhouette)
         result.refined = ShapeAnswer(refined_latent.detach().cpu(), refined_mesh, iou(refined_silhouette, target), time.perf_counter() - start)
         result.history = history
-        result.rejected = self.refine_settings.rejection(first, result.refined)
-        result.chosen = "first" if result.rejected else "refined"
+        result.rejected = self.refine_settings.rejection(first_answer, result.refined)
+        result.chosen = ("searched" if result.searched is not None else "first") if result.rejected else "refined"
         return result
+
+    def candidates(self, latent: torch.Tensor, sketch: np.ndarray) -> list[tuple[str, torch.Tensor]]:
+        """The code search's candidates ``[(source, code (D,)), ...]`` (:class:`CodeSearch`), the
+        encoder's code ``latent`` first."""
+        settings = self.search
+        out = [("encoder", latent)]
+        if settings.mirror:
+            out.append(("mirrored drawing", self.encode(np.ascontiguousarray(sketch[:, ::-1]))))
+        if settings.neighbours > 0:
+            codes = self.deepsdf.latents.weight.detach()
+            nearest = (codes - latent[None]).norm(dim=1).argsort()[: settings.neighbours]
+            for k, row in enumerate(nearest.tolist()):
+                out.append((f"neighbour {k + 1}", codes[row]))
+                out += [(f"blend {t:g} to neighbour {k + 1}", latent + t * (codes[row] - latent)) for t in settings.blends if t < 1.0]
+        return out
+
+    def _search(self, result: SketchToShapeResult, sketch: np.ndarray, outline: np.ndarray, camera: Camera | None) -> None:
+        """Score the candidates by line chamfer against the drawing (:class:`CodeSearch`); set
+        ``result.first.line_chamfer`` and, when another candidate draws the sketch better,
+        ``result.searched`` (meshed at the method's resolution) and ``result.camera`` (its view)."""
+        from sketch2shape.metrics.lines import line_chamfer
+        from sketch2shape.render.mesh_raycast import answer_lines
+
+        start = time.perf_counter()
+        settings = self.search
+        coarse = dataclasses.replace(self.mesh_settings, resolution=settings.resolution)
+        ink = sketch < 128
+        best: tuple[float, str, torch.Tensor, Camera] | None = None
+        for source, code in self.candidates(result.first.latent.to(self.device), sketch):
+            with torch.no_grad():
+                mesh = mesh_latent(self.deepsdf, code, coarse)
+            if len(mesh.faces) == 0:
+                continue
+            raycaster = MeshRaycaster(mesh)
+            cameras = [camera] if camera is not None else [c for c, _ in view_scores(raycaster, outline, self.view_search)[: settings.views]]
+            for view in cameras:
+                score = line_chamfer(ink, answer_lines(mesh, view.with_resolution(sketch.shape[0]), settings.crease_angle_deg))
+                if source == "encoder" and (result.first.line_chamfer is None or score < result.first.line_chamfer):
+                    result.first.line_chamfer = score
+                if best is None or score < best[0]:
+                    best = (score, source, code, view)
+        if best is None or best[1] == "encoder":
+            return
+        score, source, code, view = best
+        mesh = self.mesh(code)
+        view = view.with_resolution(result.camera.resolution)
+        raycaster = MeshRaycaster(mesh) if len(mesh.faces) else None
+        score_camera = view.with_resolution(self.view_search.resolution)
+        silhouette = mesh_silhouette(raycaster, score_camera)
+        target = self._place(outline, silhouette, score_camera.resolution) > 0.5
+        result.searched = ShapeAnswer(code.detach().cpu(), mesh, iou(silhouette, target), time.perf_counter() - start, line_chamfer=score, source=source)
+        if camera is None:
+            result.camera = view
 
     @staticmethod
     def _placement(outline: np.ndarray, silhouette: np.ndarray, size: int):

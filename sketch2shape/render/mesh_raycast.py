@@ -15,6 +15,7 @@ from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from sketch2shape.render.camera import Camera
+from sketch2shape.render.sketch import edge_mask
 
 # Rays shorter than this from their origin do not count as hits (self-intersection guard).
 RAY_EPSILON = 1e-6
@@ -79,3 +80,11 @@ class MeshRaycaster:
             mask=hit.reshape(n, n),
             depth=distance.reshape(n, n),
         )
+
+
+def answer_lines(mesh: trimesh.Trimesh, camera: Camera, crease_angle_deg: float = 35.0) -> np.ndarray:
+    """Bool (H, W) contour and crease lines of ``mesh`` seen from ``camera`` (its resolution)."""
+    if len(mesh.faces) == 0:
+        return np.zeros((camera.resolution, camera.resolution), bool)
+    rendering = MeshRaycaster(mesh).render(camera)
+    return edge_mask(rendering.normals, rendering.mask, crease_angle_deg)
