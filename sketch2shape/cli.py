@@ -339,7 +339,8 @@ def reconstruct(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device, config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou))
+        method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device,
+                                            config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou, search=not args.no_search))
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     refine = not args.no_refine and method.refine_settings.steps > 0
@@ -365,13 +366,19 @@ def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quie
     launched = LAUNCHED  # what a user waits for includes the imports (seconds)
     sketch = normalize_sketch(gray, Framing(), name=str(name))
 
+    def coarse_written(latent, mesh) -> None:
+        if len(mesh.faces):
+            write_mesh_or_exit(out, mesh)
+            if not quiet:
+                print(f"[reconstruct] coarse shape ({method.preview}^3): {out}  {time.perf_counter() - launched:.1f} s after launch", flush=True)
+
     def first_written(result) -> None:
         write_mesh_or_exit(out, result.first.mesh)
         if not quiet:
             print(f"[reconstruct] first shape (encoder): {out}  {time.perf_counter() - launched:.1f} s after launch", flush=True)
 
-    result = method(sketch, camera=camera, refine=refine, on_first=first_written)
-    if result.chosen == "refined":
+    result = method(sketch, camera=camera, refine=refine, on_first=first_written, on_preview=coarse_written)
+    if result.chosen != "first":
         write_mesh_or_exit(out, result.best.mesh)
     preview = out.with_name(out.stem + "_preview.png")
     save_reconstruction_preview(preview, sketch, result)
@@ -606,7 +613,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--init", choices=["mean", "retrieval"], default="mean", help="with --siamese-ckpt: the start code")
     r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, "
                    "since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
-    r.add_argument("--no-refine", action="store_true", help="answer with the encoder's shape only")
+    r.add_argument("--no-refine", action="store_true", help="no gradient refinement (the default: it is off unless --steps is given)")
+    r.add_argument("--no-search", action="store_true", help="answer with the encoder's shape: skip the search among candidate codes scored against the drawing's lines")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
     r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")
     r.add_argument("--resolution", type=int, default=None, help="marching cubes grid (default: the method's)")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import trimesh
 
-from sketch2shape.app.jobs import Job, Outcome, Reporter
+from sketch2shape.app.jobs import SEARCHING, Job, Outcome, Reporter
 from sketch2shape.app.settings import DEMO_DEEPSDF, AppSettings
 from sketch2shape.data.layout import DatasetLayout
 from sketch2shape.data.user_sketch import Framing, dataset_framing, normalize_sketch
@@ -172,16 +172,17 @@ def camera_json(camera: Camera) -> dict[str, Any]:
 def result_info(result, stopped_at: int | None = None) -> dict[str, Any]:
     """The JSON the page shows about a :class:`SketchToShapeResult` (``describe()``, the view, IoUs)."""
     text = result.describe()
+    later = result.best if result.chosen != "first" else (result.refined or result.searched)
     if stopped_at is not None:
         text += f"; refinement stopped by the page after {stopped_at} step(s)"
     return {
         "describe": text,
         "poor_match": bool(result.poor_match),
-        "chosen": result.chosen,
+        "chosen": "first" if result.chosen == "first" else "refined",  # the page's two shapes: the first, and the later (searched or refined)
         "view_estimated": bool(result.view_estimated),
         "camera": camera_json(result.camera),
         "first_iou": round(float(result.first.iou), 4),
-        "refined_iou": None if result.refined is None else round(float(result.refined.iou), 4),
+        "refined_iou": None if later is None else round(float(later.iou), 4),
         "min_iou": float(result.min_iou),
         "stopped": stopped_at is not None,
     }
@@ -351,12 +352,18 @@ class Reconstructor:
         camera = None if index is None else self.view(index).camera
         seen: dict[str, Any] = {"steps": 0}
 
+        def on_preview(latent, mesh) -> None:
+            if len(mesh.faces):
+                report.shape("first", mesh)  # the coarse shape; the full one replaces it moments later
+
         def on_first(result) -> None:
             seen["result"] = result
             if len(result.first.mesh.faces):
                 report.shape("first", result.first.mesh, result_info(result))
             if report.stop_requested:
                 raise _StopAfterFirst
+            if models.method.search.enabled:
+                report(SEARCHING, 0, {})
 
         def on_step(step: int, terms: dict[str, float]) -> None:
             from sketch2shape.optimize.sketch_to_shape import RefinementStopped
@@ -371,15 +378,16 @@ class Reconstructor:
 
         report("encoding", 0, {})
         try:
-            result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step)
+            result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step, on_preview=on_preview)
         except _StopAfterFirst:
             result = seen["result"]
         info = result_info(result, seen["steps"] if report.stop_requested else None)
-        if result.refined is not None and len(result.refined.mesh.faces):
-            report.shape("refined", result.refined.mesh, info)
+        later = result.best if result.chosen != "first" else result.refined  # the search's or the refinement's answer
+        if later is not None and len(later.mesh.faces):
+            report.shape("refined", later.mesh, info)
         if len(result.best.mesh.faces) == 0:
             raise ValueError("the model found no surface for this sketch: draw it again (a closed outline of the whole shape), or give the view")
-        return Outcome(kept=result.chosen, latent=result.best.latent, info=info)
+        return Outcome(kept="first" if result.chosen == "first" else "refined", latent=result.best.latent, info=info)
 
     def reconstruct_demo(
         self,

@@ -44,7 +44,7 @@ import trimesh
 
 log = logging.getLogger(__name__)
 
-WAITING, LOADING, ENCODING, REFINING, OPTIMIZING, MESHING = "queued", "loading", "encoding", "refining", "optimizing", "meshing"
+WAITING, LOADING, ENCODING, SEARCHING, REFINING, OPTIMIZING, MESHING = "queued", "loading", "encoding", "searching", "refining", "optimizing", "meshing"
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
 SHAPES = ("first", "refined", "optimized")  # names of published shapes: encoder's, refined, demo's optimized one
@@ -155,7 +155,7 @@ class Reporter:
         with self.queue._lock:
             job = self.job
             job.meshes[name] = files
-            job.shape_seconds[name] = round(time.time() - (job.started or time.time()), 2)
+            job.shape_seconds.setdefault(name, round(time.time() - (job.started or time.time()), 2))  # when it was first shown
             job.current = name
             if info is not None:
                 job.info = info
@@ -295,9 +295,9 @@ class JobQueue:
             current = job.meshes.get(job.current) if job.current else None
             mesh = None
             if current is not None:
-                # stage: "first" (the encoder's shape, nothing better yet), "refining" (refinement running,
-                # the first shape shown), "done" (the kept shape).
-                stage = "done" if job.status == DONE else ("refining" if job.status in (REFINING, MESHING) and job.current == "first" else job.current)
+                # stage: "first" (the encoder's shape, nothing better yet), "refining" (the code search or
+                # the refinement running, the first shape shown), "done" (the kept shape).
+                stage = "done" if job.status == DONE else ("refining" if job.status in (SEARCHING, REFINING, MESHING) and job.current == "first" else job.current)
                 mesh = {"obj": f"{base}/mesh.obj", "glb": f"{base}/mesh.glb", "shape": job.current, "stage": stage, "vertices": current.vertices, "faces": current.faces}
             return {
                 "id": job.id, "status": job.status, "position": self.position(job), "step": job.step, "steps": job.steps,

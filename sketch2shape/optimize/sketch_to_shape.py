@@ -1,13 +1,24 @@
 """Sketch -> 3D shape, the way every caller does it (``sketch2shape reconstruct``, the app, the
-benchmarks): the encoder's answer at once, then, only when asked for (``RefineSettings.steps``, 0
-by default), a refinement kept only when it passes a keep-rule.
+benchmarks, :meth:`SketchToShape.pretrained` from Python): a coarse preview and the encoder's answer
+at once, then a search among candidate codes scored against the drawing's lines, then, only when
+asked for (``RefineSettings.steps``, 0 by default), a gradient refinement kept only when it passes
+a keep-rule.
 
 1. **Encode**: one forward pass of the sketch encoder gives a DeepSDF latent code; the decoder's
    zero level set is meshed coarse-to-fine. This is the *first answer*.
 2. **View**: unless the caller gives a camera, the view is estimated: the first mesh's
    silhouette is ray-cast from candidate cameras (:class:`ViewSearch`) and compared with the area
    the sketch's strokes enclose, both framed on their bounding boxes; the best IoU wins.
-3. **Refine** (optional, off by default): the sketch is placed where the first shape's
+3. **Search** (:class:`CodeSearch`, on by default): other readings of the drawing are tried (the
+   encoder's code for the drawing mirrored left-right, the nearest training codes, blends
+   towards them); each is meshed coarsely, drawn from its best views as the training sketches are
+   drawn (contours and creases), and compared with the drawing's strokes by line chamfer
+   (:mod:`sketch2shape.metrics.lines`); the candidate that draws the sketch closest is the answer,
+   the encoder's own code included. Line chamfer ranks answers for one sketch by their 3D error
+   (``benchmarks/results/human_drawings/``: on synthetic sketches of known chairs the true chair
+   ranked first 32 of 32 times, Spearman 0.72), which a filled outline's IoU does not; the gain in
+   3D is measured in ``benchmarks/results/code_search/``.
+4. **Refine** (optional, off by default): the sketch is placed where the first shape's
    silhouette lies from that camera, and the code is optimized by differentiable sphere tracing
    against the sketch's filled outline (silhouette BCE: missing and extra shape both cost, so
    removing the shape never helps), kept near the encoder's code by an anchor term
@@ -24,7 +35,7 @@ by default), a refinement kept only when it passes a keep-rule.
    the refinement bends the shape to one view's outline, which a hand-drawn outline gets wrong
    and which says nothing about depth. So it is off unless a caller sets ``steps``
    (``sketch2shape reconstruct --steps 30``, ``steps`` of ``sketch2shape/conf/app.yaml``).
-4. **Check**: an answer whose silhouette IoU is below ``min_iou`` is flagged as a poor match, so
+5. **Check**: an answer whose silhouette IoU is below ``min_iou`` is flagged as a poor match, so
    the CLI and the app say so instead of reporting success.
 
 Everything is a function of the sketch, the models and the settings (no randomness).
@@ -54,6 +65,7 @@ from sketch2shape.utils.config import check_keys, dataclass_kwargs, field_names,
 
 FRAME_FILL = 0.85  # share of a framed image the content's bounding square fills
 DEFAULT_MESH_RESOLUTION = 128  # marching cubes grid of every answer
+DEFAULT_PREVIEW_RESOLUTION = 64  # marching cubes grid of the preview shown before the first answer (0: none)
 DEFAULT_MIN_IOU = 0.5  # silhouette IoU with the sketch below which an answer is a poor match
 DEFAULT_PIECE_SHARE = 0.01  # share of a mesh's faces above which a connected component is a piece
 
@@ -76,7 +88,9 @@ class ViewSearch:
 
 @dataclass(frozen=True)
 class CodeSearch:
-    """Candidate codes scored against the drawing's lines (module docstring, step 3). Off when
+    """Candidate codes scored against the drawing's lines (module docstring, step 3). Sketch2Mesh
+    (Guillard et al. 2021) compares the rendered contour with the drawing's by a 2D chamfer too, and
+    descends its gradient; this search only chooses among whole shapes, so it cannot tear one. Off when
     ``neighbours`` is 0 and ``mirror`` is false.
 
     Candidates: the encoder's code; with ``mirror`` the encoder's code of the drawing mirrored
@@ -87,7 +101,9 @@ class CodeSearch:
     its ``views`` best cameras by silhouette IoU (or the given camera), its contour and crease lines
     drawn as the training sketches are, and compared with the drawing by line chamfer
     (:func:`~sketch2shape.metrics.lines.line_chamfer`); the lowest wins, the encoder's code
-    included, so the search never answers with a candidate that draws the sketch worse.
+    included, so the search never answers with a candidate that draws the sketch worse. A
+    candidate in more pieces than the encoder's shape (:func:`mesh_pieces`, at the same grid) is
+    not taken: detached parts can draw the right lines and still be wrong in 3D.
     """
 
     neighbours: int = 6
@@ -363,6 +379,7 @@ class SketchToShapeSettings:
     tracing: TracingSettings = TracingSettings()
     min_iou: float = DEFAULT_MIN_IOU
     search: CodeSearch = CodeSearch()
+    preview: int = DEFAULT_PREVIEW_RESOLUTION
 
     @classmethod
     def from_config(cls, node=None, where: str = "method") -> "SketchToShapeSettings":
@@ -386,11 +403,13 @@ class SketchToShapeSettings:
             values["min_iou"] = float(node["min_iou"])
         if node.get("search") is not None:
             values["search"] = CodeSearch.from_config(node["search"], f"{where}.search")
+        if node.get("preview") is not None:
+            values["preview"] = int(node["preview"])
         return cls(**values)
 
 
 def method_node(steps: int | None = None, render_resolution: int | None = None, silhouette_weight: float | None = None,
-                resolution: int | None = None, min_iou: float | None = None) -> dict:
+                resolution: int | None = None, min_iou: float | None = None, search: bool | None = None) -> dict:
     """The :meth:`SketchToShapeSettings.from_config` mapping of the flat settings that
     ``sketch2shape reconstruct``'s flags and the app's settings name; ``None`` leaves a setting to
     the method's default."""
@@ -404,6 +423,8 @@ def method_node(steps: int | None = None, render_resolution: int | None = None, 
     node: dict = {"refine": refine, "min_iou": min_iou}
     if resolution is not None:
         node["mesh"] = {"resolution": int(resolution)}
+    if search is False:
+        node["search"] = {"neighbours": 0, "mirror": False}
     return node
 
 
@@ -420,6 +441,8 @@ class SketchToShape:
         tracing: sphere-tracing settings of the refinement.
         min_iou: silhouette IoU below which an answer is a poor match.
         siamese: optional Siamese network, for ``refine.loss.distance_weight > 0``.
+        search: the code search after the first shape (:class:`CodeSearch`).
+        preview: marching cubes grid of the coarse shape passed to ``on_preview`` (0: none).
 
     Call it with a normalized sketch (uint8 ``(H, W)``, ink 0 on 255; see
     :func:`sketch2shape.data.user_sketch.normalize_sketch`) and optionally a camera.
@@ -427,13 +450,16 @@ class SketchToShape:
 
     def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION),
                  view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None,
-                 search: CodeSearch = CodeSearch()) -> None:
+                 search: CodeSearch = CodeSearch(), preview: int = DEFAULT_PREVIEW_RESOLUTION) -> None:
         if not 0.0 <= min_iou <= 1.0:
             raise ValueError(f"min_iou={min_iou}: a silhouette IoU lies between 0 and 1 (default {DEFAULT_MIN_IOU})")
         encoder.check_compatible(deepsdf)
         self.deepsdf, self.encoder, self.siamese = deepsdf, encoder, siamese
         self.refine_settings, self.mesh_settings, self.view_search, self.tracing = refine, mesh, view_search, tracing
         self.search = search
+        if preview != 0 and preview < 8:
+            raise ValueError(f"preview={preview}: a marching-cubes grid of at least 8 points a side, or 0 for no preview (default {DEFAULT_PREVIEW_RESOLUTION})")
+        self.preview = int(preview)
         self.min_iou = float(min_iou)
 
     @classmethod
@@ -507,13 +533,19 @@ class SketchToShape:
         on_first: Callable[[SketchToShapeResult], None] | None = None,
         on_step: Callable[[int, dict[str, float]], None] | None = None,
         search: bool = True,
+        on_preview: Callable[[torch.Tensor, trimesh.Trimesh], None] | None = None,
     ) -> SketchToShapeResult:
         """Answer a sketch (module docstring). ``on_first(result)`` runs as soon as the first
         shape exists (before the code search and any refinement); ``on_step(step, terms)`` after
         each refinement step and may raise :class:`RefinementStopped` to stop it (the best code so
-        far is used). ``search=False`` skips the code search, ``refine=False`` the refinement."""
+        far is used). ``search=False`` skips the code search, ``refine=False`` the refinement.
+        ``on_preview(code, mesh)`` runs first, with the encoder's code meshed at ``preview``^3 (a
+        coarse shape to show while the full one is meshed; not called when ``preview`` is 0)."""
         start = time.perf_counter()
         latent = self.encode(sketch)
+        if on_preview is not None and self.preview:
+            with torch.no_grad():
+                on_preview(latent.detach().cpu(), mesh_latent(self.deepsdf, latent, dataclasses.replace(self.mesh_settings, resolution=self.preview)))
         first_mesh = self.mesh(latent)
         raycaster = MeshRaycaster(first_mesh) if len(first_mesh.faces) else None
         outline = filled_outline(sketch)
@@ -575,10 +607,16 @@ class SketchToShape:
         coarse = dataclasses.replace(self.mesh_settings, resolution=settings.resolution)
         ink = sketch < 128
         best: tuple[float, str, torch.Tensor, Camera] | None = None
+        most_pieces = None  # the encoder's shape's pieces at the search grid
         for source, code in self.candidates(result.first.latent.to(self.device), sketch):
             with torch.no_grad():
                 mesh = mesh_latent(self.deepsdf, code, coarse)
             if len(mesh.faces) == 0:
+                continue
+            pieces = mesh_pieces(mesh)[0]
+            if source == "encoder":
+                most_pieces = pieces
+            elif most_pieces is not None and pieces > most_pieces:
                 continue
             raycaster = MeshRaycaster(mesh)
             cameras = [camera] if camera is not None else [c for c, _ in view_scores(raycaster, outline, self.view_search)[: settings.views]]

@@ -57,16 +57,17 @@ def test_settings_file_defaults_and_errors(tmp_path):
 
 
 def test_health_without_models_says_how_to_get_them(tmp_path, monkeypatch):
-    import sketch2shape.models.checkpoints as checkpoints
+    import sketch2shape.pretrained as pretrained
 
     # No pretrained models in this installation (a source checkout before the first release training).
-    monkeypatch.setattr(checkpoints, "PRETRAINED", {"deepsdf": tmp_path / "p" / "deepsdf.pt", "sketch_encoder": tmp_path / "p" / "sketch_encoder.pt"})
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "p")
     with TestClient(create_app(AppSettings(data_dir=str(tmp_path / "data")))) as client:
         health = client.get("/api/health").json()
         assert (health["status"], health["mode"], health["models"]) == ("no_models", "encoder", "pretrained")
+        model = pretrained.pretrained_model()
         assert health["message"] == (
-            "this installation has no pretrained models (sketch2shape/pretrained/): train them with `sketch2shape train-release`, "
-            "or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
+            f"this installation has no pretrained model {model.name!r} ({tmp_path / 'p' / model.name}): train it with "
+            f"`sketch2shape train-release --data {model.data}`, or pass --deepsdf-ckpt and --encoder-ckpt (your DeepSDF and the sketch encoder trained for it)"
         )
     messages = {
         "one of two": AppSettings(deepsdf_ckpt="mine.ckpt"),
@@ -354,7 +355,9 @@ def test_a_real_job_with_tiny_models(tiny_models):
         assert job["faces"] > 0 and len(job["losses"]) == settings.method.refine.steps
         result = job["result"]
         assert result["view_estimated"] is True and result["describe"].startswith("view azimuth ") and "(estimated)" in result["describe"]
-        assert result["chosen"] in ("first", "refined") and f"kept the {result['chosen']} shape" in result["describe"]
+        # the page's two shapes: the first, and the later one (the code search's or the refinement's answer)
+        kept = re.search(r"kept the (first|searched|refined) shape", result["describe"]).group(1)
+        assert result["chosen"] == ("first" if kept == "first" else "refined")
         assert isinstance(result["poor_match"], bool) and job["mesh"]["shape"] == result["chosen"]
         health = client.get("/api/health").json()
         assert health["status"] == "ok" and health["ready"] is True and health["message"] is None and health["models"] == "custom"

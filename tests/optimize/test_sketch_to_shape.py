@@ -11,7 +11,7 @@ from torch import nn
 from sketch2shape.data.sketch_pairs import mesh_sketch
 from sketch2shape.models.sketch_encoder import SketchEncoderNet, frame_ink
 from sketch2shape.optimize.reconstruct import MeshSettings
-from sketch2shape.optimize.sketch_to_shape import RefinementStopped, RefineSettings, ShapeAnswer, SketchToShape, ViewSearch, framed, iou, mesh_pieces
+from sketch2shape.optimize.sketch_to_shape import CodeSearch, RefinementStopped, RefineSettings, ShapeAnswer, SketchToShape, ViewSearch, framed, iou, mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import SketchSettings
@@ -54,7 +54,8 @@ class FixedEncoder(SketchEncoderNet):
 
 
 CODES = torch.tensor([[0.3, 0.2, 0.1], [0.1, 0.3, 0.2], [0.2, 0.1, 0.3]])
-FAST = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=4, resolution=32))
+NO_SEARCH = CodeSearch(neighbours=0, mirror=False)
+FAST = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=4, resolution=32), search=NO_SEARCH)
 
 
 def box_sketch(code: torch.Tensor, camera: Camera) -> np.ndarray:
@@ -82,7 +83,7 @@ def test_refinement_cannot_erase_the_shape_and_improves_a_wrong_start() -> None:
     truth, wrong = CODES[0], torch.tensor([0.05, 0.05, 0.05])
     sketch = box_sketch(truth, Camera(azimuth_deg=0, elevation_deg=20))
     method = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, wrong), mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64),
-                           refine=RefineSettings(steps=25, resolution=48, lr=2e-2))
+                           refine=RefineSettings(steps=25, resolution=48, lr=2e-2), search=NO_SEARCH)
     result = method(sketch, camera=Camera(azimuth_deg=0, elevation_deg=20))
     assert result.refined is not None and len(result.refined.mesh.faces) > 0  # not erased
     assert result.best.iou >= result.first.iou
@@ -100,6 +101,29 @@ def test_a_stopped_refinement_keeps_a_shape() -> None:
 
     result = method(sketch, on_step=stop)
     assert len(result.best.mesh.faces) > 0
+
+
+@pytest.mark.parametrize("given_view", [True, False])
+def test_the_code_search_finds_the_training_code_the_drawing_shows(given_view: bool) -> None:
+    """The encoder answers the wrong box; the drawing shows a training box. The search's candidates
+    are the encoder's code, the mirrored drawing's (the same here) and the nearest training codes;
+    the true box draws the sketch's lines best, so it is the answer, and the first shape stays the
+    encoder's."""
+    truth, wrong = CODES[0], CODES[1]
+    camera = Camera(azimuth_deg=30, elevation_deg=25)
+    sketch = box_sketch(truth, camera)
+    method = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, wrong), **{**FAST, "search": CodeSearch(neighbours=2, blends=(0.5,), resolution=32, views=2)})
+    names = [source for source, _ in method.candidates(wrong, sketch)]
+    assert names == ["encoder", "mirrored drawing", "neighbour 1", "blend 0.5 to neighbour 1", "neighbour 2", "blend 0.5 to neighbour 2"]
+    result = method(sketch, camera=camera if given_view else None, refine=False)
+    assert torch.equal(result.first.latent, wrong)
+    assert result.chosen == "searched" and result.searched.source.startswith("neighbour")
+    assert torch.allclose(result.best.latent, truth)
+    assert result.searched.line_chamfer < result.first.line_chamfer
+    assert result.best.iou > result.first.iou  # the right box also fills the outline better
+    assert mesh_pieces(result.best.mesh)[0] <= mesh_pieces(result.first.mesh)[0]
+    off = method(sketch, camera=camera, refine=False, search=False)
+    assert off.searched is None and off.chosen == "first" and off.first.line_chamfer is None
 
 
 def test_view_is_estimated_from_the_silhouette() -> None:
@@ -161,7 +185,7 @@ def test_an_unseen_procedural_chair_from_an_untold_view_matches_its_sketch() -> 
         _, mesh = generate_chair(0, int(obj_id.split("_")[1]), version=2)
         mesh, _ = normalize_mesh(mesh)
         raw = mesh_sketch(MeshRaycaster(mesh), Camera(azimuth_deg=-40, elevation_deg=25, resolution=128), SketchSettings(stroke_width=1))
-        result = method(normalize_sketch(raw, Framing()))
+        result = method(normalize_sketch(raw, Framing()), search=False)  # the encoder, the view and the refinement
         assert result.view_estimated
         assert result.best.iou >= 0.6, (obj_id, result.describe())
         assert not result.poor_match
@@ -234,7 +258,7 @@ def test_a_refined_shape_with_a_floating_piece_is_rejected_though_its_iou_is_hig
     codes = torch.stack([slab, broken, thin])
     camera = Camera(azimuth_deg=20, elevation_deg=15)
     model = BoxModel(codes, SlabAndBallDecoder())
-    settings = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=1, resolution=32))
+    settings = dict(mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64), refine=RefineSettings(steps=1, resolution=32), search=NO_SEARCH)
 
     def sketch_of(code: torch.Tensor) -> np.ndarray:
         mesh = SketchToShape(model, FixedEncoder(codes, code), **settings).mesh(code)
@@ -285,11 +309,11 @@ def test_the_keep_rule_needs_an_iou_margin_no_new_pieces_and_no_smaller_main_pie
 def test_refinement_is_off_by_default() -> None:
     """Measured on paired sketches, the refinement (kept by the keep-rule) made the 3D shape no
     better on average (benchmarks/results/refine_keep_rule.md): ``reconstruct`` and the app answer
-    with the encoder's shape unless steps are asked for."""
+    with the code search's answer (or the encoder's) unless steps are asked for."""
     assert RefineSettings().steps == 0
     sketch = box_sketch(CODES[0], Camera(azimuth_deg=30, elevation_deg=25))
     result = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, CODES[1]), mesh=MeshSettings(resolution=48), view_search=ViewSearch(resolution=64))(sketch)
-    assert result.refined is None and result.chosen == "first" and result.rejected == "" and "refined" not in result.describe()
+    assert result.refined is None and result.chosen in ("first", "searched") and result.rejected == "" and "refined" not in result.describe()
 
 
 @pytest.mark.parametrize("build, message", [

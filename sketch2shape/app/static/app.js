@@ -190,6 +190,7 @@ function showProgress(job) {
     queued: job.position > 1 ? `Waiting: ${job.position - 1} sketch(es) ahead of yours.` : job.models_loading ? "Loading the models…" : "Waiting: yours is next.",
     loading: "Loading the models…",
     encoding: "Computing the first shape…",
+    searching: `${firstNote}Trying other readings of the drawing…`,
     refining: job.stop_requested ? `${firstNote}Stopping the refinement…` : `${firstNote}Refining: step ${job.step} of ${job.steps}${job.loss != null ? `, loss ${job.loss.toFixed(4)}` : ""}.`,
     optimizing: `Optimizing: step ${job.step} of ${job.steps}${job.loss != null ? `, loss ${job.loss.toFixed(4)}` : ""}.`,
     meshing: `${firstNote}Extracting the ${job.stop_requested ? "best shape so far" : "refined mesh"}…`,
