@@ -301,6 +301,9 @@ def reconstruct(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: --{err}") from None
     camera = parse_view(args.view)
     batch = len(args.sketches) > 1 or args.out_dir is not None
+    if args.also and batch:
+        raise SystemExit("error: --also adds drawings of one chair: pass one SKETCH (and --out), not several")
+    also = [parse_also(value) for value in args.also]
     if not batch:
         try:
             grays = [read_sketch_file(args.sketches[0])]
@@ -346,7 +349,7 @@ def reconstruct(args: argparse.Namespace) -> None:
     refine = not args.no_refine and method.refine_settings.steps > 0
     if not batch:
         try:
-            status = answer_sketch(method, grays[0], args.sketches[0], outputs[0], camera, refine)["status"]
+            status = answer_sketch(method, grays[0], args.sketches[0], outputs[0], camera, refine, also=also)["status"]
         except SketchInputError as err:
             raise SystemExit(f"error: {err}") from None
         if status == "poor match":
@@ -355,7 +358,28 @@ def reconstruct(args: argparse.Namespace) -> None:
     raise SystemExit(answer_sketches(method, args.sketches, outputs, camera, refine, Path(args.out_dir)))
 
 
-def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quiet: bool = False) -> dict:
+def parse_also(value: str):
+    """``--also SKETCH[@VIEW]`` -> ``(gray drawing, Camera or None)``; the file is read now (no torch),
+    and a bad file or view exits naming it. A ``@`` is a view only when what follows
+    it is one (a file named ``a@b.png`` stays a file)."""
+    from sketch2shape.data.user_sketch import SketchInputError, read_sketch_file
+    from sketch2shape.render.camera import view_camera
+
+    path, view = value, None
+    if "@" in value:
+        head, _, tail = value.rpartition("@")
+        try:
+            path, view = head, view_camera(tail)
+        except ValueError:
+            if not Path(value).is_file():
+                raise SystemExit(f"error: --also {value}: {tail!r} is not a view (a view index 0..23 or AZIMUTH,ELEVATION), and {value} is not a file") from None
+    try:
+        return read_sketch_file(path), view, path
+    except SketchInputError as err:
+        raise SystemExit(f"error: --also {err}") from None
+
+
+def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quiet: bool = False, also=()) -> dict:
     """Answer one sketch (``gray``: as :func:`~sketch2shape.data.user_sketch.read_sketch_file`
     read it) and write its mesh to ``out`` and ``<out stem>_preview.png``; returns its summary row
     (sketch, mesh, view, IoU, seconds, status ``ok`` or ``poor match``). The first shape is
@@ -365,6 +389,7 @@ def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quie
     start = time.perf_counter()
     launched = LAUNCHED  # what a user waits for includes the imports (seconds)
     sketch = normalize_sketch(gray, Framing(), name=str(name))
+    drawings = [(normalize_sketch(other, Framing(), name=str(path)), view) for other, view, path in also]
 
     def coarse_written(latent, mesh) -> None:
         if len(mesh.faces):
@@ -377,7 +402,7 @@ def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quie
         if not quiet:
             print(f"[reconstruct] first shape (encoder): {out}  {time.perf_counter() - launched:.1f} s after launch", flush=True)
 
-    result = method(sketch, camera=camera, refine=refine, on_first=first_written, on_preview=coarse_written)
+    result = method(sketch, camera=camera, refine=refine, on_first=first_written, on_preview=coarse_written, also=drawings)
     if result.chosen != "first":
         write_mesh_or_exit(out, result.best.mesh)
     preview = out.with_name(out.stem + "_preview.png")
@@ -605,6 +630,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--out-dir", default=None, help="folder for the meshes of several sketches: <sketch name>.obj and _preview.png each, and summary.csv")
     r.add_argument("--model", default=None, help=f"the pretrained model: {', '.join(f'{m.name} ({m.about})' for m in PRETRAINED_MODELS.values())}; "
                    f"default {DEFAULT_MODEL}")
+    r.add_argument("--also", action="append", default=[], metavar="SKETCH[@VIEW]",
+                   help="another drawing of the same chair, optionally with its view (side.png@90,10 or side.png@4; repeatable): one shape is "
+                        "chosen against all the drawings (the first shape is still the main drawing's)")
     r.add_argument("--view", default=None, help="where the sketch is drawn from: auto (default: estimated), a preprocessing view 0..23, or AZIMUTH,ELEVATION in degrees")
     r.add_argument("--deepsdf-ckpt", default=None, help="your DeepSDF (a train_deepsdf checkpoint or release file; default: the pretrained one)")
     r.add_argument("--encoder-ckpt", default=None, help="your sketch encoder for that DeepSDF (train_sketch_encoder; default: the pretrained one)")

@@ -47,6 +47,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -96,7 +97,7 @@ class CodeSearch:
     Candidates: the encoder's code; with ``mirror`` the encoder's code of the drawing mirrored
     left-right (a chair is left-right symmetric, so the mirrored drawing shows the same chair from
     the mirrored view: a second reading of the same strokes); the ``neighbours`` training codes
-    nearest the encoder's (Euclidean, in code space); and for each of those, the code ``blends``
+    nearest the encoder's (Euclidean, in code space; not the encoder's code itself); and for each of those, the code ``blends``
     of the way from the encoder's towards it. Each is meshed at ``resolution``^3 and ray-cast from
     its ``views`` best cameras by silhouette IoU (or the given camera), its contour and crease lines
     drawn as the training sketches are, and compared with the drawing by line chamfer
@@ -499,7 +500,8 @@ class SketchToShape:
         files = chosen.files()
         return sketch_to_shape_from_files(files["deepsdf"], files["sketch_encoder"], resolve_device(device, key="device"), config=settings)
 
-    def reconstruct(self, sketch, view=None, refine: bool = True, on_first: Callable[[SketchToShapeResult], None] | None = None) -> SketchToShapeResult:
+    def reconstruct(self, sketch, view=None, refine: bool = True, on_first: Callable[[SketchToShapeResult], None] | None = None,
+                    also: Sequence = ()) -> SketchToShapeResult:
         """Answer any drawing: ``sketch`` is a file path, a PIL image or an array (uint8 ``(H, W)``
         gray, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA; dark lines on light paper or light on dark,
         any size, photos of paper included: :func:`~sketch2shape.data.user_sketch.normalize_sketch`
@@ -509,8 +511,14 @@ class SketchToShape:
         ``best.mesh`` (trimesh, unit-sphere coordinates, +Y up, front +Z), ``best.latent`` ``(D,)``,
         ``camera``, ``best.iou`` and ``poor_match``. Raises
         :class:`~sketch2shape.data.user_sketch.SketchInputError` (a ValueError naming the input)
-        for a file that is no image or a drawing without lines, ValueError for a bad ``view``."""
-        return self(prepare_sketch(sketch), camera=view_camera(view), refine=refine, on_first=on_first)
+        for a file that is no image or a drawing without lines, ValueError for a bad ``view``.
+        ``also``: more drawings of the same chair, each a drawing as ``sketch`` or a
+        ``(drawing, view)`` pair; one code is chosen against all of them (``__call__``'s ``also``)."""
+        extra = []
+        for number, item in enumerate(also, start=2):
+            drawing, drawn_view = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+            extra.append((prepare_sketch(drawing, None if isinstance(drawing, (str, Path)) else f"drawing {number}"), view_camera(drawn_view)))
+        return self(prepare_sketch(sketch), camera=view_camera(view), refine=refine, on_first=on_first, also=extra)
 
     @property
     def device(self) -> torch.device:
@@ -534,13 +542,18 @@ class SketchToShape:
         on_step: Callable[[int, dict[str, float]], None] | None = None,
         search: bool = True,
         on_preview: Callable[[torch.Tensor, trimesh.Trimesh], None] | None = None,
+        also: Sequence[tuple[np.ndarray, Camera | None]] = (),
     ) -> SketchToShapeResult:
         """Answer a sketch (module docstring). ``on_first(result)`` runs as soon as the first
         shape exists (before the code search and any refinement); ``on_step(step, terms)`` after
         each refinement step and may raise :class:`RefinementStopped` to stop it (the best code so
         far is used). ``search=False`` skips the code search, ``refine=False`` the refinement.
         ``on_preview(code, mesh)`` runs first, with the encoder's code meshed at ``preview``^3 (a
-        coarse shape to show while the full one is meshed; not called when ``preview`` is 0)."""
+        coarse shape to show while the full one is meshed; not called when ``preview`` is 0).
+        ``also``: more drawings of the same chair ``[(sketch, camera or None), ...]`` (normalized
+        like ``sketch``): the first shape is still the main drawing's, and the code search (run
+        even when ``search`` is off) scores every candidate against all the drawings, the other
+        drawings' codes and the mean of all codes among the candidates."""
         start = time.perf_counter()
         latent = self.encode(sketch)
         if on_preview is not None and self.preview:
@@ -559,8 +572,8 @@ class SketchToShape:
         result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou)
         if on_first is not None:
             on_first(result)
-        if search and self.search.enabled and raycaster is not None:
-            self._search(result, sketch, outline, None if estimated else camera)
+        if (also or (search and self.search.enabled)) and raycaster is not None:
+            self._search(result, [(sketch, outline, None if estimated else camera), *[(other, filled_outline(other), view) for other, view in also]])
             if result.searched is not None:
                 result.chosen = "searched"
                 latent, camera = result.searched.latent.to(self.device), result.camera
@@ -580,35 +593,48 @@ class SketchToShape:
         result.chosen = ("searched" if result.searched is not None else "first") if result.rejected else "refined"
         return result
 
-    def candidates(self, latent: torch.Tensor, sketch: np.ndarray) -> list[tuple[str, torch.Tensor]]:
+    def candidates(self, latent: torch.Tensor, sketch: np.ndarray, also: Sequence[np.ndarray] = ()) -> list[tuple[str, torch.Tensor]]:
         """The code search's candidates ``[(source, code (D,)), ...]`` (:class:`CodeSearch`), the
-        encoder's code ``latent`` first."""
+        encoder's code ``latent`` of ``sketch`` first. ``also``: more drawings of the same chair;
+        their encoder codes (and mirrored drawings' codes) and the mean of all the drawings' codes
+        are candidates too."""
         settings = self.search
         out = [("encoder", latent)]
         if settings.mirror:
             out.append(("mirrored drawing", self.encode(np.ascontiguousarray(sketch[:, ::-1]))))
+        codes = [latent]
+        for number, other in enumerate(also, start=2):
+            codes.append(self.encode(other))
+            out.append((f"encoder, drawing {number}", codes[-1]))
+            if settings.mirror:
+                out.append((f"mirrored drawing {number}", self.encode(np.ascontiguousarray(other[:, ::-1]))))
+        if len(codes) > 1:
+            out.append(("mean of the drawings' codes", torch.stack(codes).mean(0)))
         if settings.neighbours > 0:
-            codes = self.deepsdf.latents.weight.detach()
-            nearest = (codes - latent[None]).norm(dim=1).argsort()[: settings.neighbours]
-            for k, row in enumerate(nearest.tolist()):
-                out.append((f"neighbour {k + 1}", codes[row]))
-                out += [(f"blend {t:g} to neighbour {k + 1}", latent + t * (codes[row] - latent)) for t in settings.blends if t < 1.0]
+            table = self.deepsdf.latents.weight.detach()
+            distance = (table - latent[None]).norm(dim=1)
+            nearest = [row for row in distance.argsort().tolist() if distance[row] > 1e-6][: settings.neighbours]  # not the encoder's code itself
+            for k, row in enumerate(nearest):
+                out.append((f"neighbour {k + 1}", table[row]))
+                out += [(f"blend {t:g} to neighbour {k + 1}", latent + t * (table[row] - latent)) for t in settings.blends if t < 1.0]
         return out
 
-    def _search(self, result: SketchToShapeResult, sketch: np.ndarray, outline: np.ndarray, camera: Camera | None) -> None:
-        """Score the candidates by line chamfer against the drawing (:class:`CodeSearch`); set
-        ``result.first.line_chamfer`` and, when another candidate draws the sketch better,
-        ``result.searched`` (meshed at the method's resolution) and ``result.camera`` (its view)."""
+    def _search(self, result: SketchToShapeResult, drawings: Sequence[tuple[np.ndarray, np.ndarray, Camera | None]]) -> None:
+        """Score the candidates by line chamfer against the drawings ``[(sketch, filled outline,
+        camera or None), ...]``, the main one first (:class:`CodeSearch`; with several, the mean
+        over the drawings of each one's best view); set ``result.first.line_chamfer`` and, when
+        another candidate draws them better, ``result.searched`` (meshed at the method's
+        resolution) and, unless the main drawing's camera was given, ``result.camera`` (its view)."""
         from sketch2shape.metrics.lines import line_chamfer
         from sketch2shape.render.mesh_raycast import answer_lines
 
         start = time.perf_counter()
         settings = self.search
         coarse = dataclasses.replace(self.mesh_settings, resolution=settings.resolution)
-        ink = sketch < 128
+        (sketch, outline, camera), others = drawings[0], drawings[1:]
         best: tuple[float, str, torch.Tensor, Camera] | None = None
         most_pieces = None  # the encoder's shape's pieces at the search grid
-        for source, code in self.candidates(result.first.latent.to(self.device), sketch):
+        for source, code in self.candidates(result.first.latent.to(self.device), sketch, [d[0] for d in others]):
             with torch.no_grad():
                 mesh = mesh_latent(self.deepsdf, code, coarse)
             if len(mesh.faces) == 0:
@@ -619,13 +645,18 @@ class SketchToShape:
             elif most_pieces is not None and pieces > most_pieces:
                 continue
             raycaster = MeshRaycaster(mesh)
-            cameras = [camera] if camera is not None else [c for c, _ in view_scores(raycaster, outline, self.view_search)[: settings.views]]
-            for view in cameras:
-                score = line_chamfer(ink, answer_lines(mesh, view.with_resolution(sketch.shape[0]), settings.crease_angle_deg))
-                if source == "encoder" and (result.first.line_chamfer is None or score < result.first.line_chamfer):
-                    result.first.line_chamfer = score
-                if best is None or score < best[0]:
-                    best = (score, source, code, view)
+            scores, main_view = [], None
+            for drawing, drawn_outline, drawn_camera in drawings:
+                cameras = [drawn_camera] if drawn_camera is not None else [c for c, _ in view_scores(raycaster, drawn_outline, self.view_search)[: settings.views]]
+                scored = [(line_chamfer(drawing < 128, answer_lines(mesh, c.with_resolution(drawing.shape[0]), settings.crease_angle_deg)), c) for c in cameras]
+                score, view = min(scored, key=lambda pair: pair[0])
+                scores.append(score)
+                main_view = view if main_view is None else main_view
+            score = float(np.mean(scores))
+            if source == "encoder":
+                result.first.line_chamfer = score
+            if best is None or score < best[0]:
+                best = (score, source, code, main_view)
         if best is None or best[1] == "encoder":
             return
         score, source, code, view = best
@@ -696,8 +727,6 @@ def prepare_sketch(sketch, name: str | None = None) -> np.ndarray:
     the normalized uint8 ``(R, R)`` sketch (ink 0 on 255). Raises
     :class:`~sketch2shape.data.user_sketch.SketchInputError` naming ``name`` (default: the path, or
     ``sketch``)."""
-    from pathlib import Path
-
     from PIL import Image
 
     from sketch2shape.data.user_sketch import Framing, SketchInputError, image_to_gray, normalize_sketch, read_sketch_file

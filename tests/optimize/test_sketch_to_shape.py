@@ -126,6 +126,24 @@ def test_the_code_search_finds_the_training_code_the_drawing_shows(given_view: b
     assert off.searched is None and off.chosen == "first" and off.first.line_chamfer is None
 
 
+def test_a_second_drawing_settles_what_one_view_cannot_show() -> None:
+    """Two boxes alike from the front, one deep and one shallow; the encoder answers the deep one.
+    From the front alone the search cannot tell them apart; with a second drawing from the side
+    the shallow (true) box draws both best and is the answer."""
+    truth, deep = torch.tensor([0.3, 0.2, 0.05]), torch.tensor([0.3, 0.2, 0.35])
+    codes = torch.stack([truth, deep])
+    front, side = Camera(azimuth_deg=0, elevation_deg=0), Camera(azimuth_deg=90, elevation_deg=10)
+    method = SketchToShape(BoxModel(codes), FixedEncoder(codes, deep), **{**FAST, "search": CodeSearch(neighbours=1, blends=(), mirror=False, resolution=32)})
+    both = method(box_sketch(truth, front), camera=front, refine=False, also=[(box_sketch(truth, side), side)])
+    assert torch.equal(both.first.latent, deep)
+    assert both.chosen == "searched" and torch.allclose(both.best.latent, truth), both.describe()
+    names = [source for source, _ in method.candidates(deep, box_sketch(truth, front), [box_sketch(truth, side)])]
+    assert names == ["encoder", "encoder, drawing 2", "mean of the drawings' codes", "neighbour 1"]
+    # the second drawing's view may be left to estimate
+    estimated = method(box_sketch(truth, front), camera=front, refine=False, also=[(box_sketch(truth, side), None)])
+    assert torch.allclose(estimated.best.latent, truth), estimated.describe()
+
+
 def test_view_is_estimated_from_the_silhouette() -> None:
     truth = torch.tensor([0.45, 0.1, 0.05])  # a long flat box: from the side it is wide, from the front narrow
     camera = Camera(azimuth_deg=0, elevation_deg=5)
