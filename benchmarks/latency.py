@@ -1,105 +1,102 @@
-"""Latency of sketch -> shape with the shipped models, side by side with the former default, in one run.
+"""How long a user waits for a shape, on this machine's CPU: the command line and the app.
 
-Rows, per example sketch (``examples/*.png``), seconds on this machine's CPU:
+Per pretrained model (``--models``) and example sketch (``examples/*.png``), seconds:
 
-* ``first mesh``: load both models, read and normalize the sketch, encode, mesh at 128^3
-  (what `sketch2shape reconstruct` writes first);
-* ``refinement``: the optional refinement after it (30 steps at 64 px + meshing + the IoU check);
-* ``former default``: the code optimized from the mean code for 100 steps at 64 px (the loop
-  `reconstruct` ran before the encoder existed; its Siamese term left out, the rendering cost is
-  the same) + meshing at 128^3.
+* ``CLI coarse`` / ``CLI first`` / ``CLI exit``: ``sketch2shape reconstruct SKETCH --out ...`` run
+  as a new process (imports and model loading included): when the coarse 64^3 shape is written,
+  when the full first shape (the encoder's, 128^3) is written (both as the command prints them,
+  timed from the moment its module loads), and when the process exits, the code search's answer
+  written (timed from the launch, by this script);
+* ``app coarse`` / ``app first`` / ``app answer``: the same with the models held in memory, as the
+  app's worker runs it (``SketchToShape.__call__``): from the request (a normalized sketch) to the
+  coarse shape, to the first shape, and to the answer after the code search;
+* ``import``: seconds to import the method (``python -c "import sketch2shape.optimize.sketch_to_shape"``).
 
-``--busy N`` repeats the first-mesh row while N processes spin on the CPU (the app's case: "another
-process using the CPU"), for each ``--threads`` value.
+``--threads`` sets torch's threads in both (the app's default is 1). Medians over the sketches
+(max in brackets). Targets (issue 23): app coarse or first <= 0.5 s, CLI first shape <= 3 s,
+answer <= 10 s.
 
-python benchmarks/latency.py
-python benchmarks/latency.py --busy 2 --threads 1 2
+python benchmarks/latency.py --models procedural chairs --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
-
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def spin() -> None:
-    while True:
-        pass
+def cli_seconds(sketch: Path, model: str, threads: int) -> dict[str, float]:
+    """One ``reconstruct`` process: the coarse and first shapes as it reports them, and its exit."""
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "sketch2shape", "reconstruct", str(sketch), "--out", str(Path(folder) / "shape.obj"),
+                              "--model", model, "--threads", str(threads)], capture_output=True, text=True, timeout=600)
+        total = time.perf_counter() - start
+    if out.returncode not in (0, 3):
+        raise RuntimeError(f"reconstruct {sketch} failed: {out.stderr[-1000:]}")
+    times = {name: float(value) for name, value in re.findall(r"\[reconstruct\] (coarse|first) shape .*?(\d+\.\d+) s after launch", out.stdout)}
+    return {"CLI coarse": times.get("coarse", float("nan")), "CLI first": times.get("first", float("nan")), "CLI exit": total}
 
 
-def first_mesh_seconds(path: Path, threads: int | None) -> tuple[float, object, object]:
-    from sketch2shape.data.user_sketch import Framing, normalize_sketch, read_sketch_file
-    from sketch2shape.models.checkpoints import PRETRAINED
-    from sketch2shape.optimize.reconstruct import MeshSettings
-    from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
-
-    if threads:
-        torch.set_num_threads(threads)
+def app_seconds(method, sketch) -> dict[str, float]:
+    """One request to an in-memory method (as the app's worker): coarse, first, answer."""
+    marks: dict[str, float] = {}
     start = time.perf_counter()
-    method = sketch_to_shape_from_files(PRETRAINED["deepsdf"], PRETRAINED["sketch_encoder"], "cpu", mesh=MeshSettings(resolution=128))
-    sketch = normalize_sketch(read_sketch_file(path), Framing())
-    result = method(sketch, refine=False)
-    return time.perf_counter() - start, method, sketch if len(result.first.mesh.faces) else None
+    method(sketch, refine=False, on_preview=lambda code, mesh: marks.setdefault("app coarse", time.perf_counter() - start),
+           on_first=lambda result: marks.setdefault("app first", time.perf_counter() - start))
+    marks["app answer"] = time.perf_counter() - start
+    return marks
 
 
-def former_default_seconds(method, sketch, steps: int = 100) -> float:
-    from sketch2shape.optimize.latent import LatentOptimSettings, optimize_latent
-    from sketch2shape.optimize.sketch import SketchLoss, SketchObjective, SketchView, sketch_region
-    from sketch2shape.render.camera import Camera
-    from sketch2shape.render.shading import from_uint8
-    from sketch2shape.render.sphere_tracing import TracingSettings
-
+def import_seconds() -> float:
     start = time.perf_counter()
-    sketch_t = from_uint8(sketch)
-    view = SketchView(13, Camera(azimuth_deg=30.0, elevation_deg=35.0, resolution=64), sketch_t, None, sketch_region(sketch_t, 64))
-    objective = SketchObjective(method.deepsdf.decoder, None, [view], TracingSettings(), SketchLoss(silhouette_weight=3.0, distance_weight=0.0))
-    settings = LatentOptimSettings(steps=steps, lr=1e-2, lr_decay=0.3, lr_decay_every=int(0.7 * steps), prior_weight=1e-3, keep_best=True)
-    latent = optimize_latent(objective, method.deepsdf.mean_latent().clone(), settings).latent
-    method.mesh(latent)
+    subprocess.run([sys.executable, "-c", "import sketch2shape.optimize.sketch_to_shape"], check=True, timeout=300)
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", nargs="*", default=None, help="sketch files (default: examples/*.png)")
-    parser.add_argument("--busy", type=int, default=0, help="spinning processes for the busy-machine rows")
-    parser.add_argument("--threads", type=int, nargs="*", default=[0], help="torch threads to try (0: torch's default)")
-    parser.add_argument("--former-steps", type=int, default=100)
+    parser.add_argument("--models", nargs="+", default=["procedural"], help="pretrained model names")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+
+    import torch
+
+    from sketch2shape.data.user_sketch import Framing, normalize_sketch, read_sketch_file
+    from sketch2shape.optimize.sketch_to_shape import SketchToShape
+
+    torch.set_num_threads(args.threads)
     paths = [Path(p) for p in args.examples] if args.examples else sorted((REPO / "examples").glob("*.png"))
+    columns = ["import", "CLI coarse", "CLI first", "CLI exit", "app coarse", "app first", "app answer"]
     rows = []
-    for threads in args.threads:
-        firsts, refines, formers = [], [], []
+    for model in args.models:
+        method = SketchToShape.pretrained(model, device="cpu")
+        values: dict[str, list[float]] = {c: [] for c in columns}
         for path in paths:
-            seconds, method, sketch = first_mesh_seconds(path, threads or None)
-            firsts.append(seconds)
-            result = method(sketch, refine=True)
-            refines.append(result.refined.seconds if result.refined is not None else 0.0)
-            formers.append(former_default_seconds(method, sketch, args.former_steps))
-        rows.append((f"quiet, threads={threads or torch.get_num_threads()}", firsts, refines, formers))
-        if args.busy:
-            procs = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.busy)]
-            for p in procs:
-                p.start()
-            try:
-                busy = [first_mesh_seconds(path, threads or None)[0] for path in paths]
-            finally:
-                for p in procs:
-                    p.terminate()
-            rows.append((f"{args.busy} busy processes, threads={threads or torch.get_num_threads()}", busy, [], []))
-    print(f"\n{len(paths)} sketches; median seconds (max)")
-    print("| case | first mesh (load+encode+mesh 128^3) | refinement (more) | former default (100 steps + mesh) |")
-    print("|---|---|---|---|")
-    for name, firsts, refines, formers in rows:
+            values["import"].append(import_seconds())
+            for key, value in cli_seconds(path, model, args.threads).items():
+                values[key].append(value)
+            sketch = normalize_sketch(read_sketch_file(path), Framing())
+            method(sketch, refine=False, search=False)  # warm: the first call pays one-off costs
+            for key, value in app_seconds(method, sketch).items():
+                values[key].append(value)
+        rows.append((model, values))
+    print(f"\n{len(paths)} sketches, {args.threads} torch threads, {os.cpu_count()} CPU cores; median seconds (max)\n")
+    print("| model | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for model, values in rows:
         cell = lambda v: f"{statistics.median(v):.2f} ({max(v):.2f})" if v else "-"  # noqa: E731
-        print(f"| {name} | {cell(firsts)} | {cell(refines)} | {cell(formers)} |")
+        print(f"| {model} | " + " | ".join(cell(values[c]) for c in columns) + " |")
 
 
 if __name__ == "__main__":
