@@ -21,7 +21,8 @@ the chairs; a generic chair scores low).
 
 Methods: ``mean`` (the mean training code), ``retrieval`` (the training chair whose sketch is
 nearest in the encoder's feature space, over 12 random views per training chair), ``encoder``
-(one forward pass), ``encoder+refine`` (:class:`SketchToShape` with ``--steps`` refinement steps,
+(one forward pass), ``encoder+search`` (the method's default answer: the code search's winner among
+candidate codes scored by line chamfer against the drawing, :class:`CodeSearch`), ``encoder+refine`` (:class:`SketchToShape` with ``--steps`` refinement steps,
 30 by default though the method's default is 0, the view estimated, the refined shape kept by
 ``RefineSettings.rejection``; ``benchmarks/refine_keep_rule.py`` compares first and refined paired) and, on ``--sdf-fit`` shapes, ``sdf_fit`` (the code
 fitted to the shape's own SDF samples: the upper bound of the shape space).
@@ -45,7 +46,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 VIEWS = {"v13": (30.0, 35.0), "v4": (120.0, 15.0), "off_grid": (-40.0, 25.0)}
-METHODS = ("mean", "retrieval", "encoder", "encoder+refine", "sdf_fit")
+METHODS = ("mean", "retrieval", "encoder", "encoder+search", "encoder+refine", "sdf_fit")
 STATE: dict = {}
 
 
@@ -165,16 +166,22 @@ def score_item(item: dict) -> list[dict]:
     result = method(item["sketch"], refine=refine)
     record("encoder", result.first.mesh, result.first.seconds, iou=result.first.iou)
     out[-1]["points"] = answer_points(result.first.mesh)
+    if method.search.enabled:
+        searched = result.start  # the code search's answer (the encoder's when it kept it)
+        record("encoder+search", searched.mesh, result.first.seconds + (result.searched.seconds if result.searched is not None else 0.0),
+               iou=searched.iou, source=searched.source)
+        out[-1]["points"] = answer_points(searched.mesh)
     if refine and result.refined is not None:
         record("encoder+refine", result.best.mesh, result.first.seconds + result.refined.seconds, iou=result.best.iou, chosen=result.chosen)
-    with torch.no_grad():
-        query = torch.nn.functional.normalize(encoder.features(torch.from_numpy(item["sketch"]).float()[None, None] / 255.0), dim=1)
-    row = int(rows[int((features @ query[0]).argmax())])
-    t = time.perf_counter()
-    cache = STATE.setdefault("retrieved", {})
-    if row not in cache:
-        cache[row] = method.mesh(deepsdf.latents.weight[row])
-    record("retrieval", cache[row], time.perf_counter() - t)
+    if features is not None:
+        with torch.no_grad():
+            query = torch.nn.functional.normalize(encoder.features(torch.from_numpy(item["sketch"]).float()[None, None] / 255.0), dim=1)
+        row = int(rows[int((features @ query[0]).argmax())])
+        t = time.perf_counter()
+        cache = STATE.setdefault("retrieved", {})
+        if row not in cache:
+            cache[row] = method.mesh(deepsdf.latents.weight[row])
+        record("retrieval", cache[row], time.perf_counter() - t)
     if item.get("sdf_fit"):
         samples = np.load(Path(args.data_dir) / item["data"] / "shapes" / item["obj_id"] / "sdf_samples.npy")
         t = time.perf_counter()
@@ -203,14 +210,14 @@ def mean_pairwise_chamfer(clouds: list[np.ndarray]) -> float:
     return total / max(pairs, 1)
 
 
-def diversity(rows: list[dict], items: list[dict], points: int = 1024) -> dict[str, float]:
-    """Per set: mean pairwise chamfer among the encoder's answers / among the true shapes, per view
+def diversity(rows: list[dict], items: list[dict], method: str = "encoder", points: int = 1024) -> dict[str, float]:
+    """Per set: mean pairwise chamfer among ``method``'s answers / among the true shapes, per view
     (the shapes whose answer has a surface), averaged over the views."""
     truth = {(i["set"], i["obj_id"], i["view"]): i["truth"] for i in items}
     rng = np.random.default_rng(0)
     by_group: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     for r in rows:
-        if r["method"] == "encoder" and r.get("points") is not None:
+        if r["method"] == method and r.get("points") is not None:
             t = truth[(r["set"], r["obj_id"], r["view"])]
             by_group.setdefault((r["set"], r["view"]), []).append((r["points"], t[rng.choice(len(t), points, replace=False)]))
     ratios: dict[str, list[float]] = {}
@@ -255,7 +262,11 @@ def main() -> None:
     method = sketch_to_shape_from_files(args.deepsdf_ckpt or files["deepsdf"], args.encoder_ckpt or files["sketch_encoder"], "cpu",
                                         refine=RefineSettings(steps=args.steps), mesh=MeshSettings(resolution=args.mesh))
     pairs_dir = Path(args.pairs_dir or Path(args.data_dir) / f"{args.data}_sketch_pairs")
-    features, rows = retrieval_index(method.encoder, pairs_dir)
+    try:
+        features, rows = retrieval_index(method.encoder, pairs_dir)
+    except FileNotFoundError as err:
+        print(f"[benchmark] no retrieval row: {err}", file=sys.stderr)
+        features, rows = None, None
     items = build_items(args)
     counters: dict[str, int] = {}
     for item in items:
@@ -296,14 +307,15 @@ def main() -> None:
         pool.terminate()
     pool.join()
     scored = {(r["set"], r["obj_id"], r["view"]) for r in rows_out if r["method"] == "encoder"}
-    spread = diversity(rows_out, items)
+    spread = {name: diversity(rows_out, items, name) for name in ("encoder", "encoder+search")}
     table = pd.DataFrame([r for r in rows_out if (r["set"], r["obj_id"], r["view"]) in scored]).drop(columns=["points"], errors="ignore")
     table.to_csv(out_dir / "results.csv", index=False)
     summary = summarize(table)
     shapes = table[table["method"] == "encoder"].groupby("set")["obj_id"].nunique().to_dict()
-    text = markdown(summary) + "\n\nAnswer diversity (encoder; pairwise chamfer among answers / among true shapes): " + \
-        ", ".join(f"{name} {value:.2f}" for name, value in spread.items()) + (f"\n\n{done} of {len(order)} sketches ({', '.join(f'{k}: {v} shapes' for k, v in shapes.items())}), "
-                                f"{time.perf_counter() - began:.0f} s on {args.workers} processes. `{portable_command(sys.argv, args)}`\n")
+    spread_text = "; ".join(f"{name}: " + ", ".join(f"{part} {value:.2f}" for part, value in values.items()) for name, values in spread.items() if values)
+    counts = ", ".join(f"{k}: {v} shapes" for k, v in shapes.items())
+    text = (markdown(summary) + "\n\nAnswer diversity (mean pairwise chamfer among the answers / among the true shapes): " + spread_text
+            + f"\n\n{done} of {len(order)} sketches ({counts}), {time.perf_counter() - began:.0f} s on {args.workers} processes. `{portable_command(sys.argv, args)}`\n")
     (out_dir / "summary.md").write_text(text)
     print(text)
     if args.model_card:
