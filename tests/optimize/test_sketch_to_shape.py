@@ -155,6 +155,26 @@ def test_view_is_estimated_from_the_silhouette() -> None:
     assert min(abs(result.camera.azimuth_deg % 180), abs(result.camera.azimuth_deg % 180 - 180)) <= 30
 
 
+def test_an_outline_alike_from_front_and_back_is_read_as_drawn_from_the_front() -> None:
+    """Seen level and from afar, a left-right symmetric box has the same outline from azimuth 150
+    (back-left) as from 30 (front-left): the front prior ranks the front camera first; without it
+    the earlier candidate wins."""
+    from sketch2shape.optimize.sketch_to_shape import estimate_view, filled_outline, view_scores
+
+    box = CODES[0]
+    method = SketchToShape(BoxModel(box[None]), FixedEncoder(box[None], box), **FAST)
+    raycaster = MeshRaycaster(method.mesh(box))
+    far = dict(distance=30.0, fov_deg=5.0)
+    outline = filled_outline(box_sketch(box, Camera(azimuth_deg=150, elevation_deg=20, **far)))
+    search = ViewSearch(resolution=64, azimuths_deg=(-150.0, 150.0, 30.0), elevations_deg=(0.0,), **far)
+    scores = dict((c.azimuth_deg, s) for c, s in view_scores(raycaster, outline, ViewSearch(resolution=64, azimuths_deg=(150.0, 30.0), elevations_deg=(0.0,), **far)))
+    assert abs(scores[150.0] - scores[30.0]) < 0.02  # alike in outline
+    camera, score = estimate_view(raycaster, outline, search)
+    assert camera.azimuth_deg == 30.0 and score == scores[30.0]  # the plain IoU is reported
+    camera, _ = estimate_view(raycaster, outline, ViewSearch(resolution=64, azimuths_deg=(150.0, 30.0), elevations_deg=(0.0,), front_prior=0.0, **far))
+    assert camera.azimuth_deg == 150.0 or scores[30.0] > scores[150.0]
+
+
 def test_framed_masks_and_iou() -> None:
     mask = np.zeros((40, 40), bool)
     mask[5:15, 10:30] = True
