@@ -343,7 +343,8 @@ def reconstruct(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     try:
         method = sketch_to_shape_from_files(deepsdf_path, encoder_path, device,
-                                            config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou, search=not args.no_search))
+                                            config=method_node(args.steps, None, args.silhouette_weight, args.resolution, args.min_iou, search=not args.no_search,
+                                                               max_line_chamfer=args.max_line_chamfer))
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     refine = not args.no_refine and method.refine_settings.steps > 0
@@ -411,8 +412,8 @@ def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quie
         print(f"[reconstruct] {result.describe()}")
         print(f"[reconstruct] mesh: {out}  preview: {preview}  ({time.perf_counter() - launched:.1f} s)")
         if result.poor_match:
-            print(f"[reconstruct] warning: the shape matches the sketch badly (silhouette IoU {result.best.iou:.2f} < {result.min_iou}); "
-                  "try --view AZIMUTH,ELEVATION, a cleaner drawing, or a model trained on such shapes", file=sys.stderr)
+            print(f"[reconstruct] warning: the shape ignores parts of the drawing: {result.match_problem()}; "
+                  "try --view AZIMUTH,ELEVATION, a second drawing (--also SKETCH@VIEW), or a model trained on such shapes", file=sys.stderr)
     return {"sketch": str(name), "mesh": str(out), "azimuth": round(result.camera.azimuth_deg, 1), "elevation": round(result.camera.elevation_deg, 1),
             "iou": round(result.best.iou, 3), "kept": result.chosen, "seconds": round(time.perf_counter() - start, 2),
             "status": "poor match" if result.poor_match else "ok"}
@@ -644,7 +645,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--no-refine", action="store_true", help="no gradient refinement (the default: it is off unless --steps is given)")
     r.add_argument("--no-search", action="store_true", help="answer with the encoder's shape: skip the search among candidate codes scored against the drawing's lines")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
-    r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is reported as a poor match (exit 3; default: the method's)")
+    r.add_argument("--max-line-chamfer", type=float, default=None, help="line chamfer between the answer's lines and the drawing above which the answer is "
+                   "reported as a poor match (exit 3; default: the method's, 0.05)")
+    r.add_argument("--min-iou", type=float, default=None, help="silhouette IoU with the sketch below which the answer is also reported as a poor match (exit 3; default: not used)")
     r.add_argument("--resolution", type=int, default=None, help="marching cubes grid (default: the method's)")
     r.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index> | mps (default: auto, CUDA when available)")

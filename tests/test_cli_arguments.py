@@ -45,7 +45,7 @@ def test_an_option_like_none_is_refused_with_the_options(capsys):
         main(["reconstruct", "sketch.png", "--iters=5", "extra"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert "unrecognized arguments: --iters=5, extra; it takes --data-dir, --deepsdf-ckpt, --device," in err
+    assert "unrecognized arguments: --iters=5, extra; it takes --also, --data-dir, --deepsdf-ckpt, --device," in err
 
 
 def test_reconstruct_refuses_a_bad_output_suffix_and_a_missing_sketch_before_loading_anything(tmp_path, capsys):

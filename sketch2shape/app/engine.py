@@ -178,6 +178,8 @@ def result_info(result, stopped_at: int | None = None) -> dict[str, Any]:
     return {
         "describe": text,
         "poor_match": bool(result.poor_match),
+        "problem": result.match_problem(),  # why it is a poor match, with the measure ("" when it is not)
+        "line_chamfer": None if result.best.line_chamfer is None else round(float(result.best.line_chamfer), 4),
         "chosen": "first" if result.chosen == "first" else "refined",  # the page's two shapes: the first, and the later (searched or refined)
         "view_estimated": bool(result.view_estimated),
         "camera": camera_json(result.camera),

@@ -49,6 +49,7 @@ class AppSettings:
     steps: int | None = None  # refinement steps after the first shape (0: the encoder's shape only); demo: optimization steps
     silhouette_weight: float | None = None
     min_iou: float | None = None
+    max_line_chamfer: float | None = None  # line chamfer to the drawing above which the page says the shape ignores it
     search: bool = True  # the search among candidate codes scored against the drawing's lines (false: the encoder's shape)
     init: str = "mean"  # demo mode only
     render_resolution: int | None = None  # differentiable rendering size during the refinement / optimization
@@ -88,7 +89,8 @@ class AppSettings:
     @cached_property
     def method(self) -> SketchToShapeSettings:
         """The method's settings: the ones set here over the method's defaults (built once)."""
-        node = method_node(self.steps, self.render_resolution, self.silhouette_weight, self.resolution, self.min_iou, search=self.search)
+        node = method_node(self.steps, self.render_resolution, self.silhouette_weight, self.resolution, self.min_iou, search=self.search,
+                           max_line_chamfer=self.max_line_chamfer)
         return SketchToShapeSettings.from_config(node, "app")
 
     @cached_property

@@ -35,7 +35,8 @@ a keep-rule.
    the refinement bends the shape to one view's outline, which a hand-drawn outline gets wrong
    and which says nothing about depth. So it is off unless a caller sets ``steps``
    (``sketch2shape reconstruct --steps 30``, ``steps`` of ``sketch2shape/conf/app.yaml``).
-5. **Check**: an answer whose silhouette IoU is below ``min_iou`` is flagged as a poor match, so
+5. **Check**: an answer whose lines lie farther from the drawing's than ``max_line_chamfer`` (line
+   chamfer; the silhouette IoU below ``min_iou`` when that is set) is flagged as a poor match, so
    the CLI and the app say so instead of reporting success.
 
 Everything is a function of the sketch, the models and the settings (no randomness).
@@ -67,7 +68,8 @@ from sketch2shape.utils.config import check_keys, dataclass_kwargs, field_names,
 FRAME_FILL = 0.85  # share of a framed image the content's bounding square fills
 DEFAULT_MESH_RESOLUTION = 128  # marching cubes grid of every answer
 DEFAULT_PREVIEW_RESOLUTION = 64  # marching cubes grid of the preview shown before the first answer (0: none)
-DEFAULT_MIN_IOU = 0.5  # silhouette IoU with the sketch below which an answer is a poor match
+DEFAULT_MIN_IOU = 0.0  # silhouette IoU with the sketch below which an answer is a poor match (0: not used; it flagged stick-figure drawings)
+DEFAULT_MAX_LINE_CHAMFER = 0.05  # line chamfer to the drawing above which an answer is a poor match (every answer to a synthetic sketch of a real chair was below 0.045)
 DEFAULT_PIECE_SHARE = 0.01  # share of a mesh's faces above which a connected component is a piece
 
 
@@ -234,7 +236,8 @@ class ShapeAnswer:
     mesh: trimesh.Trimesh
     iou: float
     seconds: float
-    line_chamfer: float | None = None  # against the drawing's lines, when the code search scored it
+    line_chamfer: float | None = None  # its lines from the answer's camera against the main drawing's (sketch2shape.metrics.lines)
+    search_score: float | None = None  # the code search's score (line chamfer at the search's grid, mean over the drawings)
     source: str = "encoder"  # which candidate it is (CodeSearch): encoder, mirrored drawing, neighbour k, blend t k
 
 
@@ -250,6 +253,7 @@ class SketchToShapeResult:
     chosen: str = "first"  # first | searched | refined
     rejected: str = ""  # why the refined shape was not kept (RefineSettings.rejection); "" when kept or absent
     min_iou: float = 0.0
+    max_line_chamfer: float = float("inf")
     history: list[dict[str, float]] = field(default_factory=list)
 
     @property
@@ -265,20 +269,37 @@ class SketchToShapeResult:
 
     @property
     def poor_match(self) -> bool:
-        """True when even the best answer's silhouette matches the sketch's outline badly."""
-        return self.best.iou < self.min_iou or len(self.best.mesh.faces) == 0
+        """True when the best answer ignores the drawing: its lines lie farther from the drawing's
+        than ``max_line_chamfer`` (or its silhouette IoU is below ``min_iou``, when that is set),
+        or it has no surface."""
+        lines = self.best.line_chamfer
+        return len(self.best.mesh.faces) == 0 or self.best.iou < self.min_iou or (lines is not None and lines > self.max_line_chamfer)
+
+    def match_problem(self) -> str:
+        """Why :attr:`poor_match` holds, in words with the measure ("" when it does not)."""
+        best = self.best
+        if len(best.mesh.faces) == 0:
+            return "the answer has no surface"
+        if best.line_chamfer is not None and best.line_chamfer > self.max_line_chamfer:
+            return (f"its lines lie {best.line_chamfer:.3f} of the drawing's size from the drawing's on average "
+                    f"(line chamfer; above {self.max_line_chamfer:.3f}, farther than any answer to a synthetic sketch of a real chair)")
+        if best.iou < self.min_iou:
+            return f"its silhouette IoU with the drawing's outline is {best.iou:.2f}, below {self.min_iou:.2f}"
+        return ""
 
     def describe(self) -> str:
         view = f"azimuth {self.camera.azimuth_deg:.0f}, elevation {self.camera.elevation_deg:.0f}" + (" (estimated)" if self.view_estimated else " (given)")
         text = f"view {view}; first shape IoU {self.first.iou:.2f} ({self.first.seconds:.1f} s)"
         if self.searched is not None:
-            text += f"; code search chose {self.searched.source} (line chamfer {self.searched.line_chamfer:.3f}, the encoder's {self.first.line_chamfer:.3f}; {self.searched.seconds:.1f} s)"
-        elif self.first.line_chamfer is not None:
+            text += f"; code search chose {self.searched.source} (score {self.searched.search_score:.3f}, the encoder's {self.first.search_score:.3f}; {self.searched.seconds:.1f} s)"
+        elif self.first.search_score is not None:
             text += "; code search kept the encoder's code"
         if self.refined is not None:
             text += f", refined IoU {self.refined.iou:.2f} ({self.refined.seconds:.1f} s); kept the {self.chosen} shape"
             if self.rejected:
                 text += f" (refined shape rejected: {self.rejected})"
+        if self.best.line_chamfer is not None:
+            text += f"; line chamfer to the drawing {self.best.line_chamfer:.3f}"
         pieces, largest = mesh_pieces(self.best.mesh)
         if pieces > 1:
             text += f"; the {self.chosen} shape is in {pieces} separate pieces (the largest holds {largest:.0%} of it)"
@@ -393,6 +414,7 @@ class SketchToShapeSettings:
     min_iou: float = DEFAULT_MIN_IOU
     search: CodeSearch = CodeSearch()
     preview: int = DEFAULT_PREVIEW_RESOLUTION
+    max_line_chamfer: float = DEFAULT_MAX_LINE_CHAMFER
 
     @classmethod
     def from_config(cls, node=None, where: str = "method") -> "SketchToShapeSettings":
@@ -418,11 +440,14 @@ class SketchToShapeSettings:
             values["search"] = CodeSearch.from_config(node["search"], f"{where}.search")
         if node.get("preview") is not None:
             values["preview"] = int(node["preview"])
+        if node.get("max_line_chamfer") is not None:
+            values["max_line_chamfer"] = float(node["max_line_chamfer"])
         return cls(**values)
 
 
 def method_node(steps: int | None = None, render_resolution: int | None = None, silhouette_weight: float | None = None,
-                resolution: int | None = None, min_iou: float | None = None, search: bool | None = None) -> dict:
+                resolution: int | None = None, min_iou: float | None = None, search: bool | None = None,
+                max_line_chamfer: float | None = None) -> dict:
     """The :meth:`SketchToShapeSettings.from_config` mapping of the flat settings that
     ``sketch2shape reconstruct``'s flags and the app's settings name; ``None`` leaves a setting to
     the method's default."""
@@ -433,7 +458,7 @@ def method_node(steps: int | None = None, render_resolution: int | None = None, 
         refine["resolution"] = int(render_resolution)
     if silhouette_weight is not None:
         refine["loss"] = {"silhouette_weight": float(silhouette_weight)}
-    node: dict = {"refine": refine, "min_iou": min_iou}
+    node: dict = {"refine": refine, "min_iou": min_iou, "max_line_chamfer": max_line_chamfer}
     if resolution is not None:
         node["mesh"] = {"resolution": int(resolution)}
     if search is False:
@@ -452,7 +477,8 @@ class SketchToShape:
         mesh: meshing of every answer (default 128^3, coarse-to-fine).
         view_search: candidate cameras when no camera is given.
         tracing: sphere-tracing settings of the refinement.
-        min_iou: silhouette IoU below which an answer is a poor match.
+        min_iou: silhouette IoU below which an answer is a poor match (0: not used).
+        max_line_chamfer: line chamfer to the drawing above which an answer is a poor match.
         siamese: optional Siamese network, for ``refine.loss.distance_weight > 0``.
         search: the code search after the first shape (:class:`CodeSearch`).
         preview: marching cubes grid of the coarse shape passed to ``on_preview`` (0: none).
@@ -463,7 +489,8 @@ class SketchToShape:
 
     def __init__(self, deepsdf, encoder, refine: RefineSettings = RefineSettings(), mesh: MeshSettings = MeshSettings(resolution=DEFAULT_MESH_RESOLUTION),
                  view_search: ViewSearch = ViewSearch(), tracing: TracingSettings = TracingSettings(), min_iou: float = DEFAULT_MIN_IOU, siamese=None,
-                 search: CodeSearch = CodeSearch(), preview: int = DEFAULT_PREVIEW_RESOLUTION) -> None:
+                 search: CodeSearch = CodeSearch(), preview: int = DEFAULT_PREVIEW_RESOLUTION,
+                 max_line_chamfer: float = DEFAULT_MAX_LINE_CHAMFER) -> None:
         if not 0.0 <= min_iou <= 1.0:
             raise ValueError(f"min_iou={min_iou}: a silhouette IoU lies between 0 and 1 (default {DEFAULT_MIN_IOU})")
         encoder.check_compatible(deepsdf)
@@ -473,6 +500,9 @@ class SketchToShape:
         if preview != 0 and preview < 8:
             raise ValueError(f"preview={preview}: a marching-cubes grid of at least 8 points a side, or 0 for no preview (default {DEFAULT_PREVIEW_RESOLUTION})")
         self.preview = int(preview)
+        if not max_line_chamfer > 0:
+            raise ValueError(f"max_line_chamfer={max_line_chamfer}: must be > 0 (default {DEFAULT_MAX_LINE_CHAMFER}; inf: never flag)")
+        self.max_line_chamfer = float(max_line_chamfer)
         self.min_iou = float(min_iou)
 
     @classmethod
@@ -580,8 +610,9 @@ class SketchToShape:
         score_camera = camera.with_resolution(self.view_search.resolution)
         silhouette = mesh_silhouette(raycaster, score_camera)
         target = self._place(outline, silhouette, score_camera.resolution) > 0.5
-        first = ShapeAnswer(latent.detach().cpu(), first_mesh, iou(silhouette, target), time.perf_counter() - start)
-        result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou)
+        first = ShapeAnswer(latent.detach().cpu(), first_mesh, iou(silhouette, target), time.perf_counter() - start,
+                            line_chamfer=self.lines(first_mesh, camera, sketch))
+        result = SketchToShapeResult(first=first, camera=camera, view_estimated=estimated, min_iou=self.min_iou, max_line_chamfer=self.max_line_chamfer)
         if on_first is not None:
             on_first(result)
         if (also or (search and self.search.enabled)) and raycaster is not None:
@@ -599,11 +630,23 @@ class SketchToShape:
         refined_latent, history = self._refine(latent, sketch, outline, silhouette, camera, on_step)
         refined_mesh = self.mesh(refined_latent)
         refined_silhouette = mesh_silhouette(MeshRaycaster(refined_mesh), score_camera) if len(refined_mesh.faces) else np.zeros_like(silhouette)
-        result.refined = ShapeAnswer(refined_latent.detach().cpu(), refined_mesh, iou(refined_silhouette, target), time.perf_counter() - start)
+        result.refined = ShapeAnswer(refined_latent.detach().cpu(), refined_mesh, iou(refined_silhouette, target), time.perf_counter() - start,
+                                     line_chamfer=self.lines(refined_mesh, camera, sketch), source="refined")
         result.history = history
         result.rejected = self.refine_settings.rejection(first_answer, result.refined)
         result.chosen = ("searched" if result.searched is not None else "first") if result.rejected else "refined"
         return result
+
+    def lines(self, mesh: trimesh.Trimesh, camera: Camera, sketch: np.ndarray) -> float:
+        """Line chamfer between ``sketch`` (uint8, ink < 128) and the contour and crease lines of
+        ``mesh`` from ``camera`` at the sketch's resolution (:mod:`sketch2shape.metrics.lines`;
+        ``inf`` for an empty mesh)."""
+        from sketch2shape.metrics.lines import line_chamfer
+        from sketch2shape.render.mesh_raycast import answer_lines
+
+        if len(mesh.faces) == 0:
+            return float("inf")
+        return line_chamfer(sketch < 128, answer_lines(mesh, camera.with_resolution(sketch.shape[0]), self.search.crease_angle_deg))
 
     def candidates(self, latent: torch.Tensor, sketch: np.ndarray, also: Sequence[np.ndarray] = ()) -> list[tuple[str, torch.Tensor]]:
         """The code search's candidates ``[(source, code (D,)), ...]`` (:class:`CodeSearch`), the
@@ -666,7 +709,7 @@ class SketchToShape:
                 main_view = view if main_view is None else main_view
             score = float(np.mean(scores))
             if source == "encoder":
-                result.first.line_chamfer = score
+                result.first.search_score = score
             if best is None or score < best[0]:
                 best = (score, source, code, main_view)
         if best is None or best[1] == "encoder":
@@ -678,7 +721,8 @@ class SketchToShape:
         score_camera = view.with_resolution(self.view_search.resolution)
         silhouette = mesh_silhouette(raycaster, score_camera)
         target = self._place(outline, silhouette, score_camera.resolution) > 0.5
-        result.searched = ShapeAnswer(code.detach().cpu(), mesh, iou(silhouette, target), time.perf_counter() - start, line_chamfer=score, source=source)
+        result.searched = ShapeAnswer(code.detach().cpu(), mesh, iou(silhouette, target), time.perf_counter() - start,
+                                      line_chamfer=self.lines(mesh, view, sketch), search_score=score, source=source)
         if camera is None:
             result.camera = view
 

@@ -73,7 +73,8 @@ class FakeReconstructor(Reconstructor):
         if refined:
             text += f", refined IoU 0.70 (0.5 s); kept the {chosen} shape"
         return {"describe": text, "poor_match": False, "chosen": chosen, "view_estimated": True, "camera": camera_json(Camera(30.0, 20.0)),
-                "first_iou": 0.6, "refined_iou": 0.7 if refined else None, "min_iou": 0.5, "stopped": stopped}
+                "first_iou": 0.6, "refined_iou": 0.7 if refined else None, "min_iou": 0.0, "stopped": stopped,
+                "problem": "", "line_chamfer": 0.03}
 
     def run(self, job, report) -> Outcome:
         self.order.append(job.view)

@@ -200,7 +200,8 @@ def test_browser_stop_refining_and_poor_match_notice(tmp_path):
     class PoorMatch(FakeReconstructor):
         def run(self, job, report):
             outcome = super().run(job, report)
-            outcome.info.update(poor_match=True, refined_iou=0.2, describe=outcome.info["describe"] + "; refinement stopped by the page")
+            outcome.info.update(poor_match=True, refined_iou=0.2, describe=outcome.info["describe"] + "; refinement stopped by the page",
+                                problem="its lines lie 0.081 of the drawing's size from the drawing's on average")
             return outcome
 
     settings = fake_settings(tmp_path, steps=600)
@@ -210,7 +211,7 @@ def test_browser_stop_refining_and_poor_match_notice(tmp_path):
         assert time.monotonic() - start < 25  # 600 steps would take 30 s
     assert result["errors"] == [] and result["status"] == "shown"
     assert "stopped" in result["describe_text"]
-    assert result["notice"] is not None and "matches your sketch badly (silhouette IoU 0.20, below 0.5)" in result["notice"]
+    assert result["notice"] is not None and "ignores parts of your sketch (its lines lie 0.081 of the drawing's size" in result["notice"]
 
 
 @pytest.mark.slow

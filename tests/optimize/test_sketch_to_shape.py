@@ -119,11 +119,12 @@ def test_the_code_search_finds_the_training_code_the_drawing_shows(given_view: b
     assert torch.equal(result.first.latent, wrong)
     assert result.chosen == "searched" and result.searched.source.startswith("neighbour")
     assert torch.allclose(result.best.latent, truth)
-    assert result.searched.line_chamfer < result.first.line_chamfer
+    assert result.searched.search_score < result.first.search_score
+    assert result.searched.line_chamfer < result.first.line_chamfer  # also at full resolution from the answer's view
     assert result.best.iou > result.first.iou  # the right box also fills the outline better
     assert mesh_pieces(result.best.mesh)[0] <= mesh_pieces(result.first.mesh)[0]
     off = method(sketch, camera=camera, refine=False, search=False)
-    assert off.searched is None and off.chosen == "first" and off.first.line_chamfer is None
+    assert off.searched is None and off.chosen == "first" and off.first.search_score is None and off.first.line_chamfer is not None
 
 
 def test_a_second_drawing_settles_what_one_view_cannot_show() -> None:
@@ -173,6 +174,26 @@ def test_an_outline_alike_from_front_and_back_is_read_as_drawn_from_the_front() 
     assert camera.azimuth_deg == 30.0 and score == scores[30.0]  # the plain IoU is reported
     camera, _ = estimate_view(raycaster, outline, ViewSearch(resolution=64, azimuths_deg=(150.0, 30.0), elevations_deg=(0.0,), front_prior=0.0, **far))
     assert camera.azimuth_deg == 150.0 or scores[30.0] > scores[150.0]
+
+
+def test_an_answer_is_flagged_by_how_far_its_lines_lie_from_the_drawing() -> None:
+    """The poor-match flag reads the line chamfer (the answer's lines against the drawing's), not
+    the filled outline: a wrong box whose lines are far from the drawing is flagged, naming the
+    measure; the right one is not; a stick figure enclosing no area is not flagged for its IoU."""
+    truth, wrong = CODES[0], torch.tensor([0.05, 0.45, 0.05])
+    camera = Camera(azimuth_deg=30, elevation_deg=25)
+    sketch = box_sketch(truth, camera)
+    right = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, truth), **FAST)(sketch, camera=camera, refine=False)
+    assert right.first.line_chamfer < 0.02 and not right.poor_match and right.match_problem() == ""
+    bad = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, wrong), **FAST)(sketch, camera=camera, refine=False)
+    assert bad.first.line_chamfer > 0.05 and bad.poor_match
+    assert bad.match_problem().startswith(f"its lines lie {bad.first.line_chamfer:.3f} of the drawing's size")
+    strict = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, truth), **{**FAST, "max_line_chamfer": right.first.line_chamfer / 2})
+    assert strict(sketch, camera=camera, refine=False).poor_match  # the setting is honoured
+    stick = np.full((128, 128), 255, np.uint8)
+    stick[20:110, 40] = stick[20:110, 90] = stick[60, 40:91] = 0  # two legs and a seat line: no enclosed area
+    answer = SketchToShape(BoxModel(CODES), FixedEncoder(CODES, truth), **FAST)(stick, refine=False)
+    assert answer.min_iou == 0.0 and "IoU" not in answer.match_problem()
 
 
 def test_framed_masks_and_iou() -> None:

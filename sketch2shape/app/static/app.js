@@ -217,9 +217,8 @@ function showProgress(job) {
   window.appState.poorMatch = Boolean(poor);
   $("notice").hidden = !poor;
   if (poor) {
-    const iou = job.result.chosen === "refined" ? job.result.refined_iou : job.result.first_iou;
-    $("notice").textContent = `This shape matches your sketch badly (silhouette IoU ${iou.toFixed(2)}, below ${job.result.min_iou}): `
-      + `try ${job.result.view_estimated ? "naming the view it is drawn from" : "another view (or none: estimate it)"}, a cleaner closed outline, or a model trained on such shapes.`;
+    $("notice").textContent = `This shape ignores parts of your sketch (${job.result.problem}): `
+      + `try ${job.result.view_estimated ? "naming the view it is drawn from" : "another view (or none: estimate it)"}, adding a drawing from another view, or a model trained on such shapes.`;
   }
 }
 
