@@ -10,7 +10,10 @@ candidate); the summary replays selection rules over it, paired on the same sket
 
 * ``encoder``: the encoder's code alone (the first answer);
 * ``oracle``: the candidate with the lowest 3D chamfer (the ceiling of any rule);
-* ``lines: <subset>``: the candidate with the lowest line chamfer among a subset of candidates.
+* ``lines: <subset>``: the candidate with the lowest line chamfer among a subset of candidates;
+  ``no more pieces``: not one in more pieces than the encoder's shape; ``margin m``: another
+  candidate only when its line chamfer is below ``(1 - m)`` x the encoder's (the method's rule is
+  ``all``, no more pieces, margin 0.1).
 
 The 3D chamfer here is of the search-resolution meshes (``--resolution``), the same for all rows.
 
@@ -70,7 +73,7 @@ def score_candidates(method, item: dict, resolution: int) -> list[dict]:
     return rows
 
 
-def replay(table: pd.DataFrame) -> pd.DataFrame:
+def replay(table: pd.DataFrame, margins: tuple[float, ...] = (0.05, 0.1, 0.15)) -> pd.DataFrame:
     """Mean / median 3D chamfer per set of each selection rule (module docstring), on the same sketches."""
     out = []
     for (name, obj_id, view), group in table.groupby(["set", "obj_id", "view"]):
@@ -81,8 +84,13 @@ def replay(table: pd.DataFrame) -> pd.DataFrame:
         for label, kinds in SUBSETS.items():
             chosen = group[group["source"].map(lambda s, kinds=kinds: in_subset(s, kinds))]
             picks[f"lines: {label}"] = float(chosen.loc[chosen["line_chamfer"].idxmin(), "chamfer_x1000"])
-            whole = chosen[chosen["pieces"] <= int(encoder["pieces"].iloc[0])]  # the method's rule: no more pieces than the encoder's shape
+            whole = chosen[chosen["pieces"] <= int(encoder["pieces"].iloc[0])]  # no more pieces than the encoder's shape
             picks[f"lines, no more pieces: {label}"] = float(whole.loc[whole["line_chamfer"].idxmin(), "chamfer_x1000"])
+            others = whole[whole["source"] != "encoder"]
+            for margin in margins:  # the method's rule (CodeSearch.margin): another candidate only when clearly better
+                better = not others.empty and others["line_chamfer"].min() < (1.0 - margin) * float(encoder["line_chamfer"].iloc[0])
+                pick = others.loc[others["line_chamfer"].idxmin(), "chamfer_x1000"] if better else encoder["chamfer_x1000"].iloc[0]
+                picks[f"lines, no more pieces, margin {margin:g}: {label}"] = float(pick)
         out += [{"set": name, "rule": rule, "chamfer_x1000": value} for rule, value in picks.items()]
     frame = pd.DataFrame(out)
     summary = frame.groupby(["set", "rule"], sort=False)["chamfer_x1000"].agg(["mean", "median", "size"]).reset_index()
