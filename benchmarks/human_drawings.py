@@ -44,13 +44,15 @@ SYNTHETIC_VIEWS = {"v13": (30.0, 35.0), "off_grid": (-40.0, 25.0)}
 SIDE = (90.0, 10.0)
 
 
-def load_method(args):
-    from sketch2shape.models.checkpoints import PRETRAINED
-    from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
+STATE: dict = {}  # the method, for the worker processes (forked after it is loaded)
 
-    deepsdf = args.deepsdf or PRETRAINED["deepsdf"]
-    encoder = args.encoder or PRETRAINED["sketch_encoder"]
-    return sketch_to_shape_from_files(deepsdf, encoder, device="cpu")
+
+def load_method(args):
+    from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
+    from sketch2shape.pretrained import pretrained_model
+
+    files = pretrained_model(args.model).files()
+    return sketch_to_shape_from_files(args.deepsdf or files["deepsdf"], args.encoder or files["sketch_encoder"], device="cpu")
 
 
 def answer(method, sketch: np.ndarray) -> tuple[dict, object]:
@@ -81,21 +83,34 @@ def mean_pairwise_chamfer(clouds: list[np.ndarray]) -> float:
     return float(np.mean(values) * 1000) if values else float("nan")
 
 
-def human_rows(method, folder: Path, limit: int) -> tuple[list[dict], list[dict]]:
+def answer_drawing(path: Path) -> tuple[dict, dict | None]:
+    """One drawing (in a worker): its row, and what the contact sheet and the diversity need."""
+    import torch
+
     from sketch2shape.data.user_sketch import Framing, SketchInputError, normalize_sketch, read_sketch_file
+
+    torch.set_num_threads(1)
+    try:
+        sketch = normalize_sketch(read_sketch_file(path), Framing(), name=str(path))
+    except SketchInputError as err:
+        return {"drawing": path.name, "error": str(err)}, None
+    row, result = answer(STATE["method"], sketch)
+    return {"drawing": path.name, **row}, {"drawing": path.name, "sketch": sketch, "result": result, "points": surface_points(result.best.mesh)}
+
+
+def human_rows(method, folder: Path, limit: int, workers: int = 1) -> tuple[list[dict], list[dict]]:
+    import multiprocessing
+
     from sketch2shape.utils.progress import progress_bar
 
     paths = sorted(folder.glob("*.png"), key=lambda p: (len(p.stem), p.stem))[:limit]
+    STATE["method"] = method
     rows, shown = [], []
-    for path in progress_bar(paths, desc="human drawings", unit="drawing"):
-        try:
-            sketch = normalize_sketch(read_sketch_file(path), Framing(), name=str(path))
-        except SketchInputError as err:
-            rows.append({"drawing": path.name, "error": str(err)})
-            continue
-        row, result = answer(method, sketch)
-        rows.append({"drawing": path.name, **row})
-        shown.append({"drawing": path.name, "sketch": sketch, "result": result, "points": surface_points(result.best.mesh)})
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for row, item in progress_bar(pool.imap(answer_drawing, paths), total=len(paths), desc="human drawings", unit="drawing"):
+            rows.append(row)
+            if item is not None:
+                shown.append(item)
     return rows, shown
 
 
@@ -174,6 +189,8 @@ def main() -> None:
     parser.add_argument("--synthetic-limit", type=int, default=32, help="val chairs sketched (x2 views)")
     parser.add_argument("--candidates", type=int, default=6)
     parser.add_argument("--reference-data", type=Path, default=None, help="dataset whose train chairs set the diversity scale (default: --synthetic-data)")
+    parser.add_argument("--model", default=None, help="the pretrained model by name (default: the package's default)")
+    parser.add_argument("--workers", type=int, default=2, help="processes answering drawings (1 torch thread each)")
     parser.add_argument("--deepsdf", type=Path, default=None)
     parser.add_argument("--encoder", type=Path, default=None)
     parser.add_argument("--sheet", type=int, default=48, help="drawings on the contact sheet")
@@ -196,7 +213,7 @@ def main() -> None:
         raise SystemExit(f"error: {reference} has no metainfo.csv: give --reference-data, a preprocessed dataset whose training chairs set the diversity scale")
     method = load_method(args)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    human, shown = human_rows(method, args.drawings, args.limit)
+    human, shown = human_rows(method, args.drawings, args.limit, args.workers)
     pd.DataFrame(human).to_csv(args.out_dir / "drawings.csv", index=False)
     synth = synthetic_rows(method, synthetic, args.synthetic_limit, args.candidates) if (synthetic / "metainfo.csv").is_file() else []
     if synth:
@@ -213,12 +230,14 @@ def main() -> None:
     lines = ["# Human drawings: agreement with the drawing, structure, flags", "",
              f"`python benchmarks/human_drawings.py {' '.join(sys.argv[1:])}` ({len(human)} drawings of `{args.drawings.name}`, "
              f"{len(h)} answered; synthetic: {len(s)} sketches of `{synthetic.name}` val chairs).", "",
-             "| set | sketches | line chamfer (frame units) | silhouette IoU | one piece | flagged | symmetry x1000 | s per answer |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| set | sketches | line chamfer (frame units) | silhouette IoU | one piece | flagged | symmetry x1000 | seen from behind | s per answer |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, t in (("human", h), ("synthetic", s)):
         if len(t):
+            behind = (((t["azimuth"] + 180.0) % 360.0 - 180.0).abs() >= 135.0).mean()
             lines.append(f"| {name} | {len(t)} | {t['line_chamfer'].replace(np.inf, np.nan).mean():.4f} | {t['iou'].mean():.3f} | "
-                         f"{(t['pieces'] == 1).mean():.0%} | {t['flagged'].mean():.0%} | {t['symmetry'].replace(np.inf, np.nan).mean():.2f} | {t['seconds'].mean():.2f} |")
+                         f"{(t['pieces'] == 1).mean():.0%} | {t['flagged'].mean():.0%} | {t['symmetry'].replace(np.inf, np.nan).mean():.2f} | {behind:.0%} | "
+                         f"{t['seconds'].mean():.2f} |")
     if len(s) and len(h):
         ratio = h["line_chamfer"].replace(np.inf, np.nan).mean() / s["line_chamfer"].replace(np.inf, np.nan).mean()
         from scipy.stats import spearmanr

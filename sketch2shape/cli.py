@@ -257,7 +257,7 @@ def parse_view(value: str | None):
 
 def reconstruct_outputs(args: argparse.Namespace) -> list[Path]:
     """The mesh file of each sketch: ``--out`` for one sketch, ``<--out-dir>/<sketch stem>.obj`` with
-    ``--out-dir`` (several sketches need it; two sketches with one stem get ``_2``, ``_3``, ...).
+    ``--out-dir`` (several sketches need it; a name already taken gets ``_2``, ``_3``, ...).
     Exits (status 2) when several sketches are given without ``--out-dir``."""
     if args.out_dir is None:
         if len(args.sketches) > 1:
@@ -266,17 +266,22 @@ def reconstruct_outputs(args: argparse.Namespace) -> list[Path]:
         return [Path(args.out or "shape.obj")]
     if args.out is not None:
         raise SystemExit("error: pass --out (one sketch, the mesh file) or --out-dir (a folder for the meshes), not both")
-    outputs, seen = [], {}
+    outputs, taken = [], set()
     for sketch in args.sketches:
-        stem = Path(sketch).stem
-        seen[stem] = seen.get(stem, 0) + 1
-        outputs.append(Path(args.out_dir) / (f"{stem}_{seen[stem]}.obj" if seen[stem] > 1 else f"{stem}.obj"))
+        stem, number = Path(sketch).stem, 1
+        name = f"{stem}.obj"
+        while name.lower() in taken:  # case-insensitive: one file on macOS and Windows
+            number += 1
+            name = f"{stem}_{number}.obj"
+        taken.add(name.lower())
+        outputs.append(Path(args.out_dir) / name)
     return outputs
 
 
 def reconstruct(args: argparse.Namespace) -> None:
-    """Meshes and previews from a user's sketches: for each, the encoder's shape at once, then a
-    refinement that is kept only if it matches the sketch better
+    """Meshes and previews from a user's sketches: for each, a coarse and the encoder's shape at
+    once, then the code search's answer and, when asked for, a refinement kept only if it matches
+    the sketch better
     (:mod:`sketch2shape.optimize.sketch_to_shape`); the models load once for all sketches.
     Exit status 0: all written and matching; 3: a shape matches its sketch badly; 1: a sketch
     could not be read or answered (with several, the others are still written)."""
@@ -302,7 +307,9 @@ def reconstruct(args: argparse.Namespace) -> None:
     camera = parse_view(args.view)
     batch = len(args.sketches) > 1 or args.out_dir is not None
     if args.also and batch:
-        raise SystemExit("error: --also adds drawings of one chair: pass one SKETCH (and --out), not several")
+        raise SystemExit("error: --also adds drawings of one chair: pass one SKETCH with --out (not several, not --out-dir)")
+    if args.siamese_ckpt and not args.encoder_ckpt and (args.also or args.no_search):
+        raise SystemExit("error: --also and --no-search belong to the sketch encoder's way; --siamese-ckpt (the demo's way) takes neither")
     also = [parse_also(value) for value in args.also]
     if not batch:
         try:
@@ -360,7 +367,7 @@ def reconstruct(args: argparse.Namespace) -> None:
 
 
 def parse_also(value: str):
-    """``--also SKETCH[@VIEW]`` -> ``(gray drawing, Camera or None)``; the file is read now (no torch),
+    """``--also SKETCH[@VIEW]`` -> ``(gray drawing, Camera or None, path)``; the file is read now (no torch),
     and a bad file or view exits naming it. A ``@`` is a view only when what follows
     it is one (a file named ``a@b.png`` stays a file)."""
     from sketch2shape.data.user_sketch import SketchInputError, read_sketch_file
@@ -415,7 +422,8 @@ def answer_sketch(method, gray, name: str, out: Path, camera, refine: bool, quie
             print(f"[reconstruct] warning: the shape ignores parts of the drawing: {result.match_problem()}; "
                   "try --view AZIMUTH,ELEVATION, a second drawing (--also SKETCH@VIEW), or a model trained on such shapes", file=sys.stderr)
     return {"sketch": str(name), "mesh": str(out), "azimuth": round(result.camera.azimuth_deg, 1), "elevation": round(result.camera.elevation_deg, 1),
-            "iou": round(result.best.iou, 3), "kept": result.chosen, "seconds": round(time.perf_counter() - start, 2),
+            "iou": round(result.best.iou, 3), "line_chamfer": None if result.best.line_chamfer is None else round(result.best.line_chamfer, 4),
+            "kept": result.chosen, "seconds": round(time.perf_counter() - start, 2),
             "status": "poor match" if result.poor_match else "ok"}
 
 
@@ -433,13 +441,13 @@ def answer_sketches(method, sketches: Sequence[str], outputs: Sequence[Path], ca
     from sketch2shape.utils.progress import progress_bar
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    columns = ["sketch", "mesh", "azimuth", "elevation", "iou", "kept", "seconds", "status"]
+    columns = ["sketch", "mesh", "azimuth", "elevation", "iou", "line_chamfer", "kept", "seconds", "status"]
     rows: list[dict] = []
     for sketch, out in progress_bar(list(zip(sketches, outputs)), desc="reconstruct", unit="sketch"):
         try:
             rows.append(answer_sketch(method, read_sketch_file(sketch), sketch, out, camera, refine, quiet=True))
-        except (SketchInputError, SystemExit) as err:  # SystemExit: write_mesh_or_exit's empty shape
-            message = str(err).removeprefix("error: ")
+        except Exception as err:  # a bad file, an empty shape (write_mesh_or_exit), or any failure: recorded, the rest go on
+            message = str(err).removeprefix("error: ") if isinstance(err, (SketchInputError, SystemExit)) else f"{type(err).__name__}: {err}"
             rows.append({"sketch": sketch, "mesh": "", "status": f"error: {message}"})
             print(f"[reconstruct] {sketch}: {message}", file=sys.stderr)
         text = io.StringIO()
@@ -467,8 +475,8 @@ def write_mesh_or_exit(path: Path, mesh) -> None:
 
 
 def save_reconstruction_preview(path: Path, sketch, result) -> None:
-    """``*_preview.png``: the sketch the model received, then the first and the refined shape from
-    the chosen view and a few turntable views."""
+    """``*_preview.png``: the sketch the model received, then the first shape, the code search's
+    answer and the refined shape (those that exist) from the chosen view and a few turntable views."""
     import numpy as np
     from PIL import Image
 
@@ -480,6 +488,9 @@ def save_reconstruction_preview(path: Path, sketch, result) -> None:
     received = np.repeat(np.asarray(Image.fromarray(sketch).resize((size, size)))[..., None], 3, 2)
     rows = [[received, *[render_mesh(result.first.mesh, c) for c in cameras]]]
     labels = ["first shape (encoder)" + (" - kept" if result.chosen == "first" else "")]
+    if result.searched is not None and len(result.searched.mesh.faces):
+        rows.append([np.full((size, size, 3), 255, np.uint8), *[render_mesh(result.searched.mesh, c) for c in cameras]])
+        labels.append(f"code search: {result.searched.source}" + (" - kept" if result.chosen == "searched" else ""))
     if result.refined is not None and len(result.refined.mesh.faces):
         rows.append([np.full((size, size, 3), 255, np.uint8), *[render_mesh(result.refined.mesh, c) for c in cameras]])
         labels.append("refined" + (" - kept" if result.chosen == "refined" else " - not kept"))
@@ -643,7 +654,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--steps", type=int, default=None, help="refinement steps after the encoder's shape (default: the method's, 0: the encoder's shape only, "
                    "since refining made the 3D shape no better on average; 30 to refine; with --siamese-ckpt: optimization steps)")
     r.add_argument("--no-refine", action="store_true", help="no gradient refinement (the default: it is off unless --steps is given)")
-    r.add_argument("--no-search", action="store_true", help="answer with the encoder's shape: skip the search among candidate codes scored against the drawing's lines")
+    r.add_argument("--no-search", action="store_true", help="answer with the encoder's shape: skip the search among candidate codes scored against the drawing's lines "
+                        "(with --also, only the drawings' own codes are compared)")
     r.add_argument("--silhouette-weight", type=float, default=None, help="weight of the silhouette term in the refinement (default: the method's)")
     r.add_argument("--max-line-chamfer", type=float, default=None, help="line chamfer between the answer's lines and the drawing above which the answer is "
                    "reported as a poor match (exit 3; default: the method's, 0.05)")

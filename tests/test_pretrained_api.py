@@ -145,3 +145,29 @@ def test_the_app_takes_a_model_by_name_and_refuses_a_misspelled_one():
         AppSettings(model="procedurl")
     with pytest.raises(ValueError, match="names a pretrained model: leave deepsdf_ckpt"):
         AppSettings(model="procedural", deepsdf_ckpt="my.ckpt")
+
+
+def test_reviewed_edges_of_the_api(tmp_path):
+    """Settings and inputs a caller writes naturally: search=False turns the search off; a float
+    RGB array in 0..1 reads as the same drawing as its uint8 form; one extra drawing may be given
+    alone; output names never collide in --out-dir."""
+    from argparse import Namespace
+
+    from sketch2shape.cli import reconstruct_outputs
+    from sketch2shape.optimize.sketch_to_shape import CodeSearch, SketchToShape, SketchToShapeSettings, prepare_sketch
+
+    assert not SketchToShapeSettings.from_config({"search": False}).search.enabled
+    assert SketchToShapeSettings.from_config({"search": True}).search == CodeSearch()
+    rgb = np.asarray(Image.open(EXAMPLE).convert("RGB"))
+    assert np.array_equal(prepare_sketch(rgb.astype(np.float32) / 255.0), prepare_sketch(rgb))
+    assert np.array_equal(prepare_sketch(rgb.astype(np.uint16) * 257), prepare_sketch(rgb))
+    with pytest.raises(ValueError, match="search neighbours=2.5: must be a whole number >= 0"):
+        CodeSearch(neighbours=2.5)
+    assert CodeSearch(neighbours=6.0).neighbours == 6 and CodeSearch(blends=0.5).blends == (0.5,)
+    method = SketchToShape.pretrained("procedural", device="cpu", mesh={"resolution": 32}, search=False)
+    assert not method.search.enabled
+    alone = method.reconstruct(EXAMPLE, view=13, refine=False, also=str(EXAMPLE))
+    paired = method.reconstruct(EXAMPLE, view=13, refine=False, also=[(str(EXAMPLE), 13)])
+    assert alone.first.search_score is not None and paired.first.search_score is not None  # both drawings were scored
+    names = reconstruct_outputs(Namespace(out_dir=str(tmp_path), out=None, sketches=["a.png", "a_2.png", "a.jpg", "A.png"]))
+    assert [p.name for p in names] == ["a.obj", "a_2.obj", "a_3.obj", "A_4.obj"]

@@ -13,17 +13,18 @@ a keep-rule.
    encoder's code for the drawing mirrored left-right, the nearest training codes, blends
    towards them); each is meshed coarsely, drawn from its best views as the training sketches are
    drawn (contours and creases), and compared with the drawing's strokes by line chamfer
-   (:mod:`sketch2shape.metrics.lines`); the candidate that draws the sketch closest is the answer,
-   the encoder's own code included. Line chamfer ranks answers for one sketch by their 3D error
+   (:mod:`sketch2shape.metrics.lines`); the candidate that draws the sketch closest is the answer
+   when it beats the encoder's own code by a margin (10% of its score), and no candidate in more
+   pieces than the encoder's shape is taken. Line chamfer ranks answers for one sketch by their 3D error
    (``benchmarks/results/human_drawings/``: on synthetic sketches of known chairs the true chair
    ranked first 32 of 32 times, Spearman 0.72), which a filled outline's IoU does not; the gain in
    3D is measured in ``benchmarks/results/code_search/``.
 4. **Refine** (optional, off by default): the sketch is placed where the first shape's
    silhouette lies from that camera, and the code is optimized by differentiable sphere tracing
    against the sketch's filled outline (silhouette BCE: missing and extra shape both cost, so
-   removing the shape never helps), kept near the encoder's code by an anchor term
-   (``||z - z_enc||^2 / s^2``, ``s`` the spread of the training codes). The refined code is meshed
-   and scored like the first one (silhouette IoU from the same camera, same placement) and kept
+   removing the shape never helps), kept near its start (the search's answer, else the encoder's
+   code) by an anchor term (``||z - z_start||^2 / s^2``, ``s`` the spread of the training codes).
+   The refined code is meshed and scored like the first one (silhouette IoU from the same camera, same placement) and kept
    only if it passes the keep-rule (:meth:`RefineSettings.rejection`): its IoU beats the first
    one's by more than ``min_iou_gain`` and it is not more broken into pieces (no more connected
    components holding over ``piece_share`` of the faces, and a largest component whose share of
@@ -133,10 +134,13 @@ class CodeSearch:
     margin: float = 0.1
 
     def __post_init__(self) -> None:
-        if int(self.neighbours) != self.neighbours or self.neighbours < 0:
-            raise ValueError(f"search neighbours={self.neighbours}: must be a whole number >= 0 (0 with mirror=false: no search)")
-        if self.views < 1 or self.resolution < 8:
-            raise ValueError(f"search views={self.views} and resolution={self.resolution}: need at least 1 view and 8 grid points a side")
+        for key, low in (("neighbours", 0), ("views", 1), ("resolution", 8)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not float(value).is_integer() or value < low:
+                raise ValueError(f"search {key}={value}: must be a whole number >= {low} (default {getattr(CodeSearch, key)})")
+            object.__setattr__(self, key, int(value))
+        if isinstance(self.blends, (int, float)):
+            object.__setattr__(self, "blends", (float(self.blends),))
         if not 0.0 <= self.margin < 1.0:
             raise ValueError(f"search margin={self.margin}: a share of the encoder's score in [0, 1) (default {CodeSearch.margin})")
         if any(not 0.0 < t <= 1.0 for t in self.blends):
@@ -156,7 +160,7 @@ class CodeSearch:
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """Refinement of the encoder's code (module docstring, step 3). ``steps=0`` (the default)
+    """Refinement of the encoder's (or the search's) code (module docstring, step 4). ``steps=0`` (the default)
     turns it off; 30 steps is what it was measured with.
 
     ``resolution``: rendering size in pixels; ``loss``: the weights of the sketch loss terms
@@ -288,8 +292,11 @@ class SketchToShapeResult:
         if len(best.mesh.faces) == 0:
             return "the answer has no surface"
         if best.line_chamfer is not None and best.line_chamfer > self.max_line_chamfer:
+            if not np.isfinite(best.line_chamfer):
+                return "it draws no lines from the drawing's view"
+            calibrated = ", farther than any answer to a synthetic sketch of a real chair" if self.max_line_chamfer == DEFAULT_MAX_LINE_CHAMFER else ""
             return (f"its lines lie {best.line_chamfer:.3f} of the drawing's size from the drawing's on average "
-                    f"(line chamfer; above {self.max_line_chamfer:.3f}, farther than any answer to a synthetic sketch of a real chair)")
+                    f"(line chamfer; above {self.max_line_chamfer:.3f}{calibrated})")
         if best.iou < self.min_iou:
             return f"its silhouette IoU with the drawing's outline is {best.iou:.2f}, below {self.min_iou:.2f}"
         return ""
@@ -298,7 +305,8 @@ class SketchToShapeResult:
         view = f"azimuth {self.camera.azimuth_deg:.0f}, elevation {self.camera.elevation_deg:.0f}" + (" (estimated)" if self.view_estimated else " (given)")
         text = f"view {view}; first shape IoU {self.first.iou:.2f} ({self.first.seconds:.1f} s)"
         if self.searched is not None:
-            text += f"; code search chose {self.searched.source} (score {self.searched.search_score:.3f}, the encoder's {self.first.search_score:.3f}; {self.searched.seconds:.1f} s)"
+            text += (f"; code search chose {self.searched.source} (score {self.searched.search_score:.3f}, the encoder's {self.first.search_score:.3f}; "
+                     f"{self.searched.seconds:.1f} s; view {self.camera.azimuth_deg:.0f}, {self.camera.elevation_deg:.0f})")
         elif self.first.search_score is not None:
             text += "; code search kept the encoder's code"
         if self.refined is not None:
@@ -426,7 +434,8 @@ class SketchToShapeSettings:
     @classmethod
     def from_config(cls, node=None, where: str = "method") -> "SketchToShapeSettings":
         """From ``{refine: {steps, resolution, loss: {silhouette_weight, ...}, lr, ...}, mesh:
-        {resolution, ...}, view_search: {azimuths_deg, ...}, tracing: {...}, min_iou}``; a
+        {resolution, ...}, view_search: {azimuths_deg, ...}, tracing: {...}, min_iou, search:
+        {neighbours, ...} or false, preview, max_line_chamfer}``; a
         missing or ``null`` entry keeps the default. An unknown key raises
         :class:`~sketch2shape.utils.config.ConfigError` naming it and the accepted keys."""
         node = dict(plain(node) or {})
@@ -443,7 +452,9 @@ class SketchToShapeSettings:
             values["tracing"] = TracingSettings(**dataclass_kwargs(TracingSettings, node["tracing"], f"{where}.tracing"))
         if node.get("min_iou") is not None:
             values["min_iou"] = float(node["min_iou"])
-        if node.get("search") is not None:
+        if node.get("search") is False:  # off: the encoder's shape (second drawings still choose among their codes)
+            values["search"] = CodeSearch(neighbours=0, mirror=False)
+        elif node.get("search") is not None and node.get("search") is not True:
             values["search"] = CodeSearch.from_config(node["search"], f"{where}.search")
         if node.get("preview") is not None:
             values["preview"] = int(node["preview"])
@@ -477,7 +488,8 @@ class SketchToShape:
     """Sketch -> shape with a DeepSDF model and a sketch encoder (module docstring).
 
     Args:
-        deepsdf: a :class:`sketch2shape.models.deepsdf_module.DeepSDF` (eval mode).
+        deepsdf: the shape space, a :class:`sketch2shape.models.shape_space.ShapeSpace` (eval mode;
+            :func:`~sketch2shape.models.checkpoints.load_deepsdf_file`).
         encoder: a :class:`sketch2shape.models.sketch_encoder.SketchEncoderNet` predicting codes of
             that DeepSDF (checked with ``check_compatible``; ``ValueError`` otherwise).
         refine: refinement settings (default ``steps=0``: encoder only) and the keep-rule.
@@ -561,8 +573,14 @@ class SketchToShape:
         ``camera``, ``best.iou`` and ``poor_match``. Raises
         :class:`~sketch2shape.data.user_sketch.SketchInputError` (a ValueError naming the input)
         for a file that is no image or a drawing without lines, ValueError for a bad ``view``.
-        ``also``: more drawings of the same chair, each a drawing as ``sketch`` or a
-        ``(drawing, view)`` pair; one code is chosen against all of them (``__call__``'s ``also``)."""
+        ``also``: more drawings of the same chair, a list of drawings as ``sketch`` or of
+        ``(drawing, view)`` pairs (one drawing or one pair may be given alone); one code is chosen
+        against all of them (``__call__``'s ``also``)."""
+        from PIL import Image
+
+        drawing_types = (str, Path, np.ndarray, Image.Image)
+        if isinstance(also, drawing_types) or (isinstance(also, tuple) and len(also) == 2 and isinstance(also[0], drawing_types)):
+            also = [also]  # one drawing, or one (drawing, view) pair: several go in a list
         extra = []
         for number, item in enumerate(also, start=2):
             drawing, drawn_view = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
@@ -605,7 +623,7 @@ class SketchToShape:
         drawings' codes and the mean of all codes among the candidates."""
         start = time.perf_counter()
         latent = self.encode(sketch)
-        if on_preview is not None and self.preview:
+        if on_preview is not None and 0 < self.preview < self.mesh_settings.resolution:
             with torch.no_grad():
                 on_preview(latent.detach().cpu(), mesh_latent(self.deepsdf, latent, dataclasses.replace(self.mesh_settings, resolution=self.preview)))
         first_mesh = self.mesh(latent)
@@ -675,7 +693,8 @@ class SketchToShape:
         if settings.neighbours > 0:
             table = self.deepsdf.latents.weight.detach()
             distance = (table - latent[None]).norm(dim=1)
-            nearest = [row for row in distance.argsort().tolist() if distance[row] > 1e-6][: settings.neighbours]  # not the encoder's code itself
+            order = distance.argsort()
+            nearest = order[distance[order] > 1e-6][: settings.neighbours].tolist()  # not the encoder's code itself
             for k, row in enumerate(nearest):
                 out.append((f"neighbour {k + 1}", table[row]))
                 out += [(f"blend {t:g} to neighbour {k + 1}", latent + t * (table[row] - latent)) for t in settings.blends if t < 1.0]
@@ -684,7 +703,7 @@ class SketchToShape:
     def _search(self, result: SketchToShapeResult, drawings: Sequence[tuple[np.ndarray, np.ndarray, Camera | None]]) -> None:
         """Score the candidates by line chamfer against the drawings ``[(sketch, filled outline,
         camera or None), ...]``, the main one first (:class:`CodeSearch`; with several, the mean
-        over the drawings of each one's best view); set ``result.first.line_chamfer`` and, when
+        over the drawings of each one's best view); set ``result.first.search_score`` and, when
         another candidate draws them better, ``result.searched`` (meshed at the method's
         resolution) and, unless the main drawing's camera was given, ``result.camera`` (its view)."""
         from sketch2shape.metrics.lines import line_chamfer
@@ -700,6 +719,8 @@ class SketchToShape:
             with torch.no_grad():
                 mesh = mesh_latent(self.deepsdf, code, coarse)
             if len(mesh.faces) == 0:
+                if source == "encoder":  # too thin for the search's grid: any candidate that draws lines may replace it
+                    result.first.search_score, most_pieces = float("inf"), 0
                 continue
             pieces = mesh_pieces(mesh)[0]
             if source == "encoder":
@@ -724,6 +745,8 @@ class SketchToShape:
             return
         score, source, code, view = best
         mesh = self.mesh(code)
+        if len(mesh.faces) == 0:  # no surface at the answer's grid: keep the encoder's shape
+            return
         view = view.with_resolution(result.camera.resolution)
         raycaster = MeshRaycaster(mesh) if len(mesh.faces) else None
         score_camera = view.with_resolution(self.view_search.resolution)
@@ -801,7 +824,11 @@ def prepare_sketch(sketch, name: str | None = None) -> np.ndarray:
     elif isinstance(sketch, Image.Image):
         gray = image_to_gray(sketch, name or "sketch")
     elif isinstance(sketch, np.ndarray) and sketch.ndim == 3 and sketch.shape[2] in (3, 4):
-        gray = image_to_gray(Image.fromarray(np.ascontiguousarray(sketch.astype(np.uint8) if sketch.dtype != np.uint8 else sketch)), name or "sketch")
+        if sketch.dtype != np.uint8:  # colour of another type: scaled by its range (floats 0..1), never wrapped
+            values = sketch.astype(np.float64)
+            full = 1.0 if np.issubdtype(sketch.dtype, np.floating) and values.max() <= 1.0 else (np.iinfo(sketch.dtype).max if np.issubdtype(sketch.dtype, np.integer) else 255.0)
+            sketch = np.clip(np.round(values / full * 255.0), 0, 255).astype(np.uint8)
+        gray = image_to_gray(Image.fromarray(np.ascontiguousarray(sketch)), name or "sketch")
     elif isinstance(sketch, np.ndarray) and sketch.ndim == 2:
         gray = sketch
     else:

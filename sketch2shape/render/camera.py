@@ -173,12 +173,14 @@ def view_camera(view) -> Camera | None:
         except ValueError:
             raise ValueError(f"view {text!r}: {forms}") from None
     if isinstance(view, (tuple, list)):
-        if len(view) != 2:
-            raise ValueError(f"view {view!r}: {forms}")
         try:
-            return Camera(azimuth_deg=float(view[0]), elevation_deg=float(view[1]))
+            azimuth, elevation = (float(v) for v in view)
+        except (TypeError, ValueError):
+            raise ValueError(f"view {view!r}: {forms}") from None
+        try:
+            return Camera(azimuth_deg=azimuth, elevation_deg=elevation)
         except ValueError as err:  # e.g. an elevation beyond the poles
-            raise ValueError(f"view {view[0]:g},{view[1]:g}: {err}") from None
+            raise ValueError(f"view {azimuth:g},{elevation:g}: {err}") from None
     if isinstance(view, numbers.Integral) and not isinstance(view, bool):
         return grid_view(int(view))
     raise ValueError(f"view {view!r}: {forms}")

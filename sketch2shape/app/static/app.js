@@ -278,12 +278,13 @@ async function finish(job) {
   window.appState.status = "shown";
 }
 
-// The newest shape of the job, once: the first one as soon as it exists, then the kept one.
+// The newest shape of the job, once: the first one as soon as it exists (its coarse mesh, then the
+// full one: the same name with more faces), then the kept one.
 function showNewest(job) {
   if (!job.mesh) return state.draws;
-  const key = `${job.mesh.shape}:${job.mesh.stage === "done" ? "done" : "running"}`;
+  const key = `${job.mesh.shape}:${job.mesh.faces}:${job.mesh.stage === "done" ? "done" : "running"}`;
   if (state.drawn === key) return state.draws;
-  const same = state.drawn && state.drawn.startsWith(`${job.mesh.shape}:`);
+  const same = state.drawn && state.drawn.startsWith(`${job.mesh.shape}:${job.mesh.faces}:`);
   state.drawn = key;
   if (same) {  // the kept shape is the one already shown (or being loaded): note it, nothing to load
     const entry = { shape: job.mesh.shape, stage: job.mesh.stage, faces: job.mesh.faces };
