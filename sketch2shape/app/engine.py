@@ -350,8 +350,11 @@ class Reconstructor:
             mesh, latent = self.reconstruct_demo(job.sketches, job.steps, report, start=job.start)
             report.shape("optimized", mesh)
             return Outcome(kept="optimized", latent=latent)
-        sketch, index = job.sketches[-1]
+        # The first drawing is the main one; drawings added later ("refine the current shape with this
+        # view") are scored with it by the code search (SketchToShape's ``also``).
+        (sketch, index), added = job.sketches[0], job.sketches[1:]
         camera = None if index is None else self.view(index).camera
+        also = [(other, None if other_index is None else self.view(other_index).camera) for other, other_index in added]
         seen: dict[str, Any] = {"steps": 0}
 
         def on_preview(latent, mesh) -> None:
@@ -380,7 +383,7 @@ class Reconstructor:
 
         report("encoding", 0, {})
         try:
-            result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step, on_preview=on_preview)
+            result = models.method(sketch, camera=camera, refine=job.steps > 0, on_first=on_first, on_step=on_step, on_preview=on_preview, also=also)
         except _StopAfterFirst:
             result = seen["result"]
         info = result_info(result, seen["steps"] if report.stop_requested else None)

@@ -287,13 +287,12 @@ def create_app(settings: AppSettings, engine: Reconstructor | None = None) -> Fa
         sketches, start = [(sketch, view)], None
         if refine:
             previous = job_or_404(str(refine))
-            if engine.mode != "demo":
-                raise HTTPException(400, f"refine={refine!r}: adding a view to an earlier shape is only part of the demo's way (siamese_ckpt); the sketch encoder answers each sketch on its own")
             if previous.status != DONE or previous.latent is None:
                 raise HTTPException(400, f"refine={refine!r}: that job is {previous.status}; only a finished shape can be refined")
-            # Earlier sketches stay part of the objective; a new drawing from the same view replaces its old one.
-            sketches = [s for s in previous.sketches if s[1] != view] + sketches
-            start = previous.latent
+            # Earlier sketches stay: the demo's objective covers them all, the encoder's way chooses one code against all
+            # of them (SketchToShape's ``also``). A new drawing from the same named view replaces its old one.
+            sketches = [s for s in previous.sketches if view is None or s[1] != view] + sketches
+            start = previous.latent if engine.mode == "demo" else None
         try:
             job = queue.submit(sketches, settings.steps_per_job, start, stoppable=engine.mode == "encoder")
         except QueueFull as err:

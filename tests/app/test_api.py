@@ -373,6 +373,11 @@ def test_a_real_job_with_tiny_models(tiny_models):
         assert hinted["status"] == "done", hinted["error"]
         assert hinted["result"]["view_estimated"] is False and "(given)" in hinted["result"]["describe"]
         assert hinted["result"]["camera"] == views["views"][1]["camera"]
+        # Another drawing of the same chair: one code chosen against both (the code search scores both).
+        added = client.post("/api/reconstruct", json={"image": image, "view": 0, "refine": hinted["id"]}).json()
+        added = wait(client, added["id"], timeout=120)
+        assert added["status"] == "done", added["error"]
+        assert added["views"] == [1, 0] and "code search" in added["result"]["describe"]
 
 
 @pytest.mark.slow

@@ -149,7 +149,7 @@ async function loadHealth() {
   const health = await (await fetch("/api/health")).json();
   state.limits = health.limits;
   state.mode = health.mode || "encoder";
-  $("refine-label").hidden = state.mode !== "demo";
+  $("refine-label").hidden = false;  // demo: optimize over all views; encoder: one code chosen against all drawings
   const banner = $("banner");
   if (!health.ready) {
     banner.hidden = false;
@@ -274,7 +274,7 @@ async function finish(job) {
   const both = job.shapes.first && job.shapes.refined;
   $("shape-toggle").hidden = !both;
   state.doneJobId = job.id;
-  $("refine").disabled = state.mode !== "demo";
+  $("refine").disabled = false;
   window.appState.status = "shown";
 }
 
