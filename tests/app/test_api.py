@@ -306,9 +306,10 @@ def test_the_view_is_optional_a_hint_when_given(tmp_path):
         for job in jobs:
             assert wait(client, job["id"])["status"] == "done"
         assert engine.order == [None, None, None, None, 13] and jobs[0]["view"] is None
-        # Adding a view to an earlier shape is the demo's way only.
+        # Adding a view to an earlier shape: both drawings go to the job, the first one first.
         response = client.post("/api/reconstruct", json={"image": image, "view": 1, "refine": jobs[0]["id"]})
-        assert response.status_code == 400 and "demo" in response.json()["detail"]
+        assert response.status_code == 202 and response.json()["views"] == [None, 1]
+        assert wait(client, response.json()["id"])["status"] == "done"
 
 
 def test_the_worker_sets_the_thread_count(tmp_path):
