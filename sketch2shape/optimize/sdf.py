@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from sketch2shape.data.sdf_dataset import load_sdf_samples
-from sketch2shape.models.shape_space import ShapeSpace, clamped_l1
+from sketch2shape.models.shape_space import ShapeSpace
 from sketch2shape.optimize.latent import SDF_OPTIM_KEYS, LatentOptimSettings, SDFObjective
 from sketch2shape.optimize.reconstruct import LatentMethod, ReconstructionRun
 from sketch2shape.utils.config import as_bool
@@ -16,7 +16,8 @@ INIT_MODES = ("auto", "mean", "nearest")
 
 
 @torch.no_grad()
-def nearest_training_code(model: ShapeSpace, samples: torch.Tensor, points: int = 8000, clamp: float = 0.1, seed: int = 0, exclude: str | None = None) -> str:
+def nearest_training_code(model: ShapeSpace, samples: torch.Tensor, points: int = 8000, clamp: float = 0.1, seed: int = 0, exclude: str | None = None,
+                          chunk: int = 32) -> str:
     """The training shape whose learned code best explains a shape's SDF samples.
 
     Every learned code is scored by the clamped L1 of the decoder on the same seeded subset of
@@ -26,19 +27,24 @@ def nearest_training_code(model: ShapeSpace, samples: torch.Tensor, points: int 
     Why: with few training shapes the mean code lies between very different chairs, and gradient
     descent from it stalls in a blend; starting from the closest learned shape it only has to move
     a short way (on the procedural val chairs: chamfer x1000 mean 10.1 -> 3.2, see the README).
+
+    The codes are scored ``chunk`` at a time (``decoder.forward_batched``: a triplane decoder
+    decodes a chunk's planes in one pass), without gradients: one code at a time took about 4
+    minutes per shape against 4,443 triplane codes on 2 busy CPU cores.
     """
     generator = torch.Generator(device="cpu").manual_seed(seed)
     subset = samples[torch.randperm(len(samples), generator=generator)[: min(points, len(samples))].to(samples.device)]
-    best_id, best_loss = None, float("inf")
-    for row, obj_id in enumerate(model.train_obj_ids):
-        if obj_id == exclude:
-            continue
-        loss = float(clamped_l1(model.decoder(model.latents.weight[row], subset[:, :3]), subset[:, 3], clamp))
-        if loss < best_loss:
-            best_id, best_loss = obj_id, loss
-    if best_id is None:
+    rows = [row for row, obj_id in enumerate(model.train_obj_ids) if obj_id != exclude]
+    if not rows:
         raise ValueError("init=nearest needs at least one training code other than the shape itself")
-    return best_id
+    codes = model.latents.weight.detach()
+    losses = []
+    with torch.no_grad():
+        for start in range(0, len(rows), chunk):
+            batch = codes[rows[start : start + chunk]]  # (B, D)
+            pred = model.decoder.forward_batched(batch, subset[None, :, :3].expand(len(batch), -1, -1))  # (B, P)
+            losses.append((pred.clamp(-clamp, clamp) - subset[None, :, 3].clamp(-clamp, clamp)).abs().mean(dim=1))
+    return model.train_obj_ids[rows[int(torch.cat(losses).argmin())]]
 
 
 def start_latent_fn(model, prior_idx: bool, split: str, data_name: str, init: str = "mean", samples_of=None, init_points: int = 8000, seed: int = 0):
