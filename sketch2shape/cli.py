@@ -304,18 +304,18 @@ def reconstruct(args: argparse.Namespace) -> None:
         model = pretrained_model(args.model)
     except ValueError as err:
         raise SystemExit(f"error: --{err}") from None
-    camera = parse_view(args.view)
     batch = len(args.sketches) > 1 or args.out_dir is not None
     if args.also and batch:
         raise SystemExit("error: --also adds drawings of one chair: pass one SKETCH with --out (not several, not --out-dir)")
     if args.siamese_ckpt and not args.encoder_ckpt and (args.also or args.no_search):
         raise SystemExit("error: --also and --no-search belong to the sketch encoder's way; --siamese-ckpt (the demo's way) takes neither")
-    also = [parse_also(value) for value in args.also]
-    if not batch:
+    if not batch:  # a missing or unreadable sketch file is refused before anything imports torch
         try:
             grays = [read_sketch_file(args.sketches[0])]
         except SketchInputError as err:
             raise SystemExit(f"error: {err}") from None
+    camera = parse_view(args.view)
+    also = [parse_also(value) for value in args.also]
     logging.basicConfig(level=logging.WARNING, format="[reconstruct] %(message)s")
     if args.siamese_ckpt and not args.encoder_ckpt:
         if batch:
