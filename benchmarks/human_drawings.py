@@ -218,7 +218,7 @@ def main() -> None:
     synth = synthetic_rows(method, synthetic, args.synthetic_limit, args.candidates) if (synthetic / "metainfo.csv").is_file() else []
     if synth:
         pd.DataFrame(synth).to_csv(args.out_dir / "synthetic.csv", index=False)
-    else:
+    elif args.synthetic_limit > 0:
         print(f"[benchmark] {synthetic} has no metainfo.csv: no calibration", file=sys.stderr)
     ref_layout = DatasetLayout(reference)
     ref_ids = [i for i in obj_ids_of(read_metainfo(ref_layout.metainfo), "train") if ref_layout.shape(i).surface_samples.is_file()][: len(shown)]
