@@ -198,16 +198,11 @@ def answer_points(mesh, count: int = 1024) -> np.ndarray | None:
 
 
 def mean_pairwise_chamfer(clouds: list[np.ndarray]) -> float:
-    """Mean symmetric chamfer (mean squared distance both ways, as ``surface_metrics``) over all pairs."""
-    from scipy.spatial import cKDTree
+    """Mean chamfer distance (:func:`~sketch2shape.metrics.chamfer.chamfer_distance`) over all pairs."""
+    from sketch2shape.metrics.chamfer import chamfer_distance
 
-    trees = [cKDTree(c) for c in clouds]
-    total, pairs = 0.0, 0
-    for i in range(len(clouds)):
-        for j in range(i + 1, len(clouds)):
-            total += float((trees[j].query(clouds[i])[0] ** 2).mean() + (trees[i].query(clouds[j])[0] ** 2).mean())
-            pairs += 1
-    return total / max(pairs, 1)
+    values = [chamfer_distance(clouds[i], clouds[j]) for i in range(len(clouds)) for j in range(i + 1, len(clouds))]
+    return float(np.mean(values)) if values else 0.0
 
 
 def diversity(rows: list[dict], items: list[dict], method: str = "encoder", points: int = 1024) -> dict[str, float]:

@@ -706,8 +706,6 @@ class SketchToShape:
         over the drawings of each one's best view); set ``result.first.search_score`` and, when
         another candidate draws them better, ``result.searched`` (meshed at the method's
         resolution) and, unless the main drawing's camera was given, ``result.camera`` (its view)."""
-        from sketch2shape.metrics.lines import line_chamfer
-        from sketch2shape.render.mesh_raycast import answer_lines
 
         start = time.perf_counter()
         settings = self.search
@@ -731,7 +729,7 @@ class SketchToShape:
             scores, main_view = [], None
             for drawing, drawn_outline, drawn_camera in drawings:
                 cameras = [drawn_camera] if drawn_camera is not None else [c for c, _ in view_scores(raycaster, drawn_outline, self.view_search)[: settings.views]]
-                scored = [(line_chamfer(drawing < 128, answer_lines(mesh, c.with_resolution(drawing.shape[0]), settings.crease_angle_deg)), c) for c in cameras]
+                scored = [(self.lines(mesh, c, drawing), c) for c in cameras]
                 score, view = min(scored, key=lambda pair: pair[0])
                 scores.append(score)
                 main_view = view if main_view is None else main_view
