@@ -194,7 +194,8 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
     is imported from ``real_chairs`` (``copy_<part>``) and each part preprocessed
     (``preprocess_<part>``), then the mix is linked (``preprocess_data``); DeepSDF trains with
     ``release_mix`` (the triplane shape space), otherwise with ``release`` (the CPU-sized MLP), and
-    the sketch pairs of a mix take ``make_sketch_pairs=release_mix`` (fewer views per chair)."""
+    the sketch pairs and the encoder of a mix take ``release_mix`` too (12 views per chair, a 64 px
+    encoder trained for 14 epochs)."""
     deepsdf = run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt"
     pairs = run_dir / "sketch_pairs"
     parts = data_parts(data)
@@ -211,7 +212,7 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
         Stage("train_deepsdf", [f"+experiment/train_deepsdf={experiment}", f"data={data}"], needs=("preprocess_data",)),
         Stage("make_sketch_pairs", [*([f"+experiment/make_sketch_pairs={experiment}"] if parts else []), f"data={data}",
                                     f"deepsdf_ckpt_path={deepsdf}", f"out_dir={pairs}"], needs=("train_deepsdf",)),
-        Stage("train_sketch_encoder", ["+experiment/train_sketch_encoder=release", f"data={data}",
+        Stage("train_sketch_encoder", [f"+experiment/train_sketch_encoder={experiment}", f"data={data}",
                                        f"deepsdf_ckpt_path={deepsdf}", f"pairs_dir={pairs}", "final_eval.enabled=false"], needs=("make_sketch_pairs",)),
     ]
 
@@ -240,7 +241,7 @@ def train_release(args: argparse.Namespace) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",
                            out, command=command.strip(), timings=timings, machine=machine, data=args.data,
-                           parts=[name for name, _ in parts], deepsdf_experiment=release_experiment(parts))
+                           parts=[name for name, _ in parts], experiment=release_experiment(parts))
     print(f"[release] exported {', '.join(str(p) for p in paths)}")
 
 

@@ -38,6 +38,10 @@ def test_release_on_the_mixed_chairs_makes_each_part_first(tmp_path: Path) -> No
     assert cfgs["preprocess_data"].data.source == "mixed" and list(cfgs["preprocess_data"].data.parts) == ["procedural_chair_1024", "shapenet_chair_all"]
     assert cfgs["train_deepsdf"].data.name == "chair_mix" and cfgs["train_deepsdf"].model.decoder.kind == "triplane"
     assert cfgs["train_sketch_encoder"].data.name == "chair_mix"
+    # the mix's encoder: many views per chair, a smaller input, many epochs (release_mix.yaml of each)
+    assert cfgs["make_sketch_pairs"].pairs.views_per_shape == 12 and cfgs["make_sketch_pairs"].pairs.decoded_shapes == 1024
+    encoder = cfgs["train_sketch_encoder"]
+    assert encoder.model.net.image_size == 64 and encoder.trainer.max_epochs == 14 and encoder.model.net.framing == "ink_box"
     # every part's preprocessing settings are the mix's: the mix reuses the parts' outputs
     for part in ("procedural_chair_1024", "shapenet_chair_all"):
         for step in ("preprocess_sdf", "preprocess_surface", "preprocess_normals", "preprocess_synthetic", "camera", "views"):

@@ -162,12 +162,14 @@ def shipped_deepsdf_record(record: dict[str, Any], deepsdf_file: Path) -> dict[s
 
 
 def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: str | Path, command: str, timings: dict[str, float],
-                   machine: str, data: str, parts: list[str] | None = None, deepsdf_experiment: str = "release") -> list[Path]:
+                   machine: str, data: str, parts: list[str] | None = None, experiment: str = "release") -> list[Path]:
     """Write the release files (``deepsdf.pt``, ``sketch_encoder.pt``) and ``model_card.md`` /
     ``model_card.json`` (data config, its parts and terms, seeds, command, wall time per stage,
     machine) into ``out_dir``. ``parts``: the datasets a mixed ``data`` joins (their terms are the
     card's: ShapeNet's when one is a ShapeNet import). Measured metrics are added to the card by
-    ``benchmarks/sketch_to_shape.py --model-card``."""
+    ``benchmarks/sketch_to_shape.py --model-card``. ``experiment``: the name of the release's
+    experiment configs (``sketch2shape/conf/experiment/{train_deepsdf,make_sketch_pairs,
+    train_sketch_encoder}/<experiment>.yaml``, where they exist)."""
     import json
 
 
@@ -187,14 +189,16 @@ def export_release(deepsdf_ckpt: str | Path, encoder_ckpt: str | Path, out_dir: 
         "wall_time_total_s": round(float(sum(timings.values())), 1),
         "machine": machine,
         "deepsdf": {"decoder": dict(deepsdf.hparams.get("decoder") or {}), "num_shapes": int(deepsdf.latents.weight.shape[0]),
-                    "seed": 42, "config": f"sketch2shape/conf/experiment/train_deepsdf/{deepsdf_experiment}.yaml"},
+                    "seed": 42, "config": f"sketch2shape/conf/experiment/train_deepsdf/{experiment}.yaml"},
         "sketch_encoder": {"net": {k: v for k, v in (hp.get("net") or {}).items() if k != "encoder"}, "encoder": (hp.get("net") or {}).get("encoder"),
-                           "seed": hp.get("seed"), "config": "sketch2shape/conf/experiment/train_sketch_encoder/release.yaml"},
+                           "seed": hp.get("seed"), "config": f"sketch2shape/conf/experiment/train_sketch_encoder/{experiment}.yaml"},
         "files": {p.name: p.stat().st_size for p in paths},
         "parts": list(parts or []),
         "terms": "ShapeNet: non-commercial research and education only" if any("shapenet" in p for p in parts or [data]) else "no third-party data",
     }
     write_json(out / "model_card.json", card)
+    pairs_config = Path(__file__).resolve().parents[1] / "conf" / "experiment" / "make_sketch_pairs" / f"{experiment}.yaml"
+    pairs_text = f" with `+experiment/make_sketch_pairs={experiment}`" if pairs_config.is_file() else ""
     minutes = {k: f"{v / 60:.1f} min" for k, v in card["wall_time_s"].items()}
     if parts:
         data_text = (f"`data={data}`, the union of {', '.join(f'`{p}`' for p in parts)} (`sketch2shape/conf/data/{data}.yaml`; "
@@ -214,7 +218,7 @@ Trained on {data_text}, on {machine}, by
 
 - `deepsdf.pt`: DeepSDF auto-decoder (Park et al. 2019), decoder {json.dumps(card['deepsdf']['decoder'])}, {card['deepsdf']['num_shapes']} training codes; `{card['deepsdf']['config']}`, seed 42.
 - Terms of the training data: {card['terms']}.
-- `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`sketch2shape/conf/make_sketch_pairs.yaml`, seed 42); `sketch2shape/conf/experiment/train_sketch_encoder/release.yaml`, seed {card['sketch_encoder']['seed']}.
+- `sketch_encoder.pt`: sketch -> latent code CNN ({json.dumps(card['sketch_encoder']['net'])}), trained on (sketch, code) pairs from random views of the training chairs and decoded in-between codes (`sketch2shape/conf/make_sketch_pairs.yaml`{pairs_text}, seed 42); `{card['sketch_encoder']['config']}`, seed {card['sketch_encoder']['seed']}.
 - Files: {', '.join(f'{k} ({v / 1e6:.1f} MB)' for k, v in card['files'].items())}. Loaded with `torch.load(weights_only=True)`.
 
 ## Measured

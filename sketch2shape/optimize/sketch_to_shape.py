@@ -646,10 +646,11 @@ class SketchToShape:
                 result.chosen = "searched"
                 latent, camera = result.searched.latent.to(self.device), result.camera
                 score_camera = camera.with_resolution(self.view_search.resolution)
-                silhouette = mesh_silhouette(MeshRaycaster(result.searched.mesh), score_camera)
-                target = self._place(outline, silhouette, score_camera.resolution) > 0.5
         if not refine or self.refine_settings.steps <= 0 or raycaster is None:
             return result
+        if result.searched is not None:  # the refinement starts from the searched shape: its outline is the reference
+            silhouette = mesh_silhouette(MeshRaycaster(result.searched.mesh), score_camera)
+            target = self._place(outline, silhouette, score_camera.resolution) > 0.5
         first_answer = result.start
         start = time.perf_counter()
         refined_latent, history = self._refine(latent, sketch, outline, silhouette, camera, on_step)
