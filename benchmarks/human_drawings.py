@@ -64,7 +64,7 @@ def answer(method, sketch: np.ndarray) -> tuple[dict, object]:
     seconds = time.perf_counter() - start
     best = result.best
     score = agreement(sketch, best.mesh, result.camera)
-    row = {"line_chamfer": score.line_chamfer, "iou": best.iou, "pieces": score.pieces, "symmetry": score.symmetry,
+    row = {"line_chamfer": score.line_chamfer, "unexplained": score.unexplained, "iou": best.iou, "pieces": score.pieces, "symmetry": score.symmetry,
            "flagged": bool(result.poor_match), "seconds": seconds, "azimuth": result.camera.azimuth_deg, "elevation": result.camera.elevation_deg}
     return row, result
 
@@ -230,12 +230,12 @@ def main() -> None:
     lines = ["# Human drawings: agreement with the drawing, structure, flags", "",
              f"`python benchmarks/human_drawings.py {' '.join(sys.argv[1:])}` ({len(human)} drawings of `{args.drawings.name}`, "
              f"{len(h)} answered; synthetic: {len(s)} sketches of `{synthetic.name}` val chairs).", "",
-             "| set | sketches | line chamfer (frame units) | silhouette IoU | one piece | flagged | symmetry x1000 | seen from behind | s per answer |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| set | sketches | line chamfer (frame units) | unexplained strokes (p90) | silhouette IoU | one piece | flagged | symmetry x1000 | seen from behind | s per answer |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, t in (("human", h), ("synthetic", s)):
         if len(t):
             behind = (((t["azimuth"] + 180.0) % 360.0 - 180.0).abs() >= 135.0).mean()
-            lines.append(f"| {name} | {len(t)} | {t['line_chamfer'].replace(np.inf, np.nan).mean():.4f} | {t['iou'].mean():.3f} | "
+            lines.append(f"| {name} | {len(t)} | {t['line_chamfer'].replace(np.inf, np.nan).mean():.4f} | {t['unexplained'].replace(np.inf, np.nan).mean():.4f} | {t['iou'].mean():.3f} | "
                          f"{(t['pieces'] == 1).mean():.0%} | {t['flagged'].mean():.0%} | {t['symmetry'].replace(np.inf, np.nan).mean():.2f} | {behind:.0%} | "
                          f"{t['seconds'].mean():.2f} |")
     if len(s) and len(h):

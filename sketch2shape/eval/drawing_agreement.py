@@ -26,7 +26,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from sketch2shape.metrics.lines import framed_points, line_chamfer, thin  # noqa: F401  (defined there)
+from sketch2shape.metrics.lines import framed_points, line_chamfer, thin, unexplained_strokes  # noqa: F401  (defined there)
 from sketch2shape.optimize.sketch_to_shape import mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import answer_lines
@@ -35,11 +35,14 @@ from sketch2shape.render.mesh_raycast import answer_lines
 @dataclass(frozen=True)
 class Agreement:
     """An answer against a drawing (module docstring): ``line_chamfer`` in frame units (lower
-    is closer), ``pieces``, ``symmetry`` (chamfer x1000 to the mirror image)."""
+    is closer), ``pieces``, ``symmetry`` (chamfer x1000 to the mirror image), ``unexplained``
+    (:func:`~sketch2shape.metrics.lines.unexplained_strokes`: the 90th percentile of the drawing's
+    distances to the answer's lines, frame units)."""
 
     line_chamfer: float
     pieces: int
     symmetry: float
+    unexplained: float = float("nan")
 
 
 def symmetry(mesh: trimesh.Trimesh, points: int = 5000, seed: int = 0) -> float:
@@ -57,4 +60,5 @@ def agreement(sketch: np.ndarray, mesh: trimesh.Trimesh, camera: Camera, crease_
     """The answer ``mesh`` against ``sketch`` (uint8 (R, R), ink < 128, the method's input form)
     from the ``camera`` the method chose (rendered at the sketch's resolution)."""
     lines = answer_lines(mesh, camera.with_resolution(sketch.shape[0]), crease_angle_deg)
-    return Agreement(line_chamfer=line_chamfer(sketch < 128, lines), pieces=mesh_pieces(mesh)[0], symmetry=symmetry(mesh))
+    return Agreement(line_chamfer=line_chamfer(sketch < 128, lines), pieces=mesh_pieces(mesh)[0], symmetry=symmetry(mesh),
+                     unexplained=unexplained_strokes(sketch < 128, lines))

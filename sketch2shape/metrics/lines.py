@@ -33,10 +33,30 @@ def framed_points(lines: np.ndarray) -> np.ndarray:
     return (points - 0.5 * (low + high)) / max(float((high - low).max()), 1.0)
 
 
+def directed_line_distances(drawing_ink: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour distances between two line images (bool (H, W) each, framed like
+    :func:`line_chamfer`): ``(to_lines, to_drawing)``, one per thinned pixel of ``drawing_ink``
+    (its distance to the nearest of ``lines``) and one per pixel of ``lines`` (to the drawing's).
+    Both are empty when either image has no line."""
+    a, b = framed_points(drawing_ink), framed_points(lines)
+    if not len(a) or not len(b):
+        return np.zeros(0), np.zeros(0)
+    return cKDTree(b).query(a)[0], cKDTree(a).query(b)[0]
+
+
 def line_chamfer(drawing_ink: np.ndarray, lines: np.ndarray) -> float:
     """Symmetric mean distance between two line images (bool (H, W) each, any sizes; module
     docstring), in units of each one's bounding square; ``inf`` when either has no line."""
-    a, b = framed_points(drawing_ink), framed_points(lines)
-    if not len(a) or not len(b):
+    to_lines, to_drawing = directed_line_distances(drawing_ink, lines)
+    if not len(to_lines):
         return float("inf")
-    return float(0.5 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
+    return float(0.5 * (to_lines.mean() + to_drawing.mean()))
+
+
+def unexplained_strokes(drawing_ink: np.ndarray, lines: np.ndarray, quantile: float = 0.9) -> float:
+    """How far the drawing's worst-explained strokes lie from the answer's lines: the ``quantile``
+    of the drawing-to-lines distances (frame units; ``inf`` when either has no line). The mean
+    (:func:`line_chamfer`) hides a part the answer lacks, e.g. a drawn five-star base under a
+    four-legged answer, when the rest matches; a high quantile does not."""
+    to_lines, _ = directed_line_distances(drawing_ink, lines)
+    return float(np.quantile(to_lines, quantile)) if len(to_lines) else float("inf")

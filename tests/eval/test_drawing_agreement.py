@@ -5,7 +5,7 @@ import numpy as np
 import trimesh
 
 from sketch2shape.data.sketch_pairs import mesh_sketch
-from sketch2shape.eval.drawing_agreement import agreement, answer_lines, line_chamfer, symmetry
+from sketch2shape.eval.drawing_agreement import agreement, answer_lines, line_chamfer, symmetry, unexplained_strokes
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import MeshRaycaster
 from sketch2shape.render.sketch import SketchSettings
@@ -26,6 +26,19 @@ def test_line_chamfer_ignores_position_and_size_and_sees_missing_lines():
     crossed[np.arange(10, 50), np.arange(10, 50)] = True  # a diagonal the other lacks
     assert line_chamfer(a, crossed) > 0.02
     assert line_chamfer(a, np.zeros_like(a)) == float("inf")
+
+
+def test_unexplained_strokes_see_a_part_the_answer_lacks_that_the_mean_hides():
+    """A drawing = the answer's square plus a slat across its middle (a part the answer lacks, one
+    eighth of the drawing's ink): the mean line chamfer stays low, the 90th percentile of the
+    drawing's distances to the answer's lines does not."""
+    answer = square(128, 20, 20, 80)
+    drawing = answer.copy()
+    drawing[60, 30:90] = True
+    assert unexplained_strokes(answer, answer) == 0.0
+    assert line_chamfer(drawing, answer) < 0.05 < unexplained_strokes(drawing, answer)
+    assert unexplained_strokes(drawing, answer) > 4 * line_chamfer(drawing, answer)
+    assert unexplained_strokes(drawing, np.zeros_like(drawing)) == float("inf")
 
 
 def chair_like() -> trimesh.Trimesh:
