@@ -225,20 +225,21 @@ def test_an_encoder_of_other_codes_is_refused(bad: str) -> None:
 
 @pytest.mark.slow
 def test_an_unseen_procedural_chair_from_an_untold_view_matches_its_sketch() -> None:
-    """The shipped models on a test chair of procedural_chair_1024 (never trained on), sketched from
+    """The shipped `procedural` models on a test chair of procedural_chair_1024 (never trained on), sketched from
     azimuth -40, elevation 25 (not one of the 24 preprocessing views), view not given: the kept
     shape's silhouette IoU with the sketch's filled outline must be at least 0.6."""
     from sketch2shape.data.metainfo import make_splits, split_counts
     from sketch2shape.data.preprocess.mesh import normalize_mesh
     from sketch2shape.data.procedural import generate_chair
     from sketch2shape.data.user_sketch import Framing, normalize_sketch
-    from sketch2shape.models.checkpoints import PRETRAINED
+    from sketch2shape.pretrained import pretrained_model
     from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
 
     ids = [f"chair_{i:05d}" for i in range(1152)]
     splits = make_splits(ids, split_counts({"train": 1024, "val": 64, "test": 64}), 42)
     test_ids = sorted(splits[splits["split"] == "test"]["obj_id"])[:2]
-    method = sketch_to_shape_from_files(PRETRAINED["deepsdf"], PRETRAINED["sketch_encoder"], "cpu", mesh=MeshSettings(resolution=64),
+    files = pretrained_model("procedural").files()  # the model trained on these chairs
+    method = sketch_to_shape_from_files(files["deepsdf"], files["sketch_encoder"], "cpu", mesh=MeshSettings(resolution=64),
                                         refine=RefineSettings(steps=10))
     for obj_id in test_ids:
         _, mesh = generate_chair(0, int(obj_id.split("_")[1]), version=2)

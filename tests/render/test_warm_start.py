@@ -13,7 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sketch2shape.models.checkpoints import PRETRAINED, load_deepsdf_file
+from sketch2shape.models.checkpoints import load_deepsdf_file
+from sketch2shape.pretrained import pretrained_model
 from sketch2shape.render.camera import CameraBatch
 from sketch2shape.render.sphere_tracing import TracingSettings, march, render_batch
 from sketch2shape.render.warm_start import WarmStart
@@ -167,12 +168,12 @@ def test_a_still_shape_is_a_fixed_point_at_a_third_of_the_cost():
 
 
 def test_the_shipped_decoder_stays_within_tolerance_along_a_silhouette_fit():
-    """The shipped DeepSDF decoder, its mean code fitted to the silhouette of training shape 3 (a
+    """The shipped ``procedural`` DeepSDF decoder (an MLP), its mean code fitted to the silhouette of training shape 3 (a
     fit whose hits move most among the benchmark's targets): every warm render stays within the
     tolerance of the cold render of the same code. Before depth_tolerance, Newton restarts from the
     last hits missed crossings that grew in front of them along grazing approaches: hits up to 1.1
     deeper than the first surface from the fourth step on."""
-    model = load_deepsdf_file(PRETRAINED["deepsdf"])
+    model = load_deepsdf_file(pretrained_model("procedural").files()["deepsdf"])
     camera = CameraBatch.from_views([30.0], [35.0], resolution=64)
     with torch.no_grad():
         target = render_batch(model.decoder.field(model.latents.weight[3]), camera).mask.float()
