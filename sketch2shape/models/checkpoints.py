@@ -120,24 +120,52 @@ def load_sketch_encoder_file(path: str | Path, device: str | torch.device = "cpu
     return net.eval().requires_grad_(False).to(torch.device(device))
 
 
+def _same_payload(a: Any, b: Any) -> bool:
+    """Whether two release payloads (nested dicts, lists, tensors, plain values) hold the same values."""
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return torch.is_tensor(a) and torch.is_tensor(b) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_payload(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_payload(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def save_release_file(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write a release payload to ``path`` atomically and reproducibly: the same payload gives the
+    same bytes (``torch.save`` into memory first, so the archive is not named after a temporary
+    file), and a file that already holds the same values is left as it is (re-exporting a release
+    whose shape space did not change adds nothing to a repository's history)."""
+    import io
+
+    path = Path(path)
+    if path.is_file():
+        try:
+            if _same_payload(torch.load(path, map_location="cpu", weights_only=True), payload):
+                return path
+        except Exception:  # unreadable or another format: overwritten below
+            pass
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buffer.getvalue())
+    return path
+
+
 def export_deepsdf(model: ShapeSpace, path: str | Path) -> Path:
     """Write the slim release file of a DeepSDF (weights, codes, settings; no optimizer state)."""
 
     hparams = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
     hparams["train_obj_ids"] = [str(i) for i in model.train_obj_ids]
     payload = {"format": "sketch2shape.deepsdf", "version": 1, "hparams": hparams, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    return save_release_file(payload, path)
 
 
 def export_sketch_encoder(net: SketchEncoderNet, net_args: dict[str, Any], path: str | Path) -> Path:
     """Write the slim release file of a sketch encoder; ``net_args`` are its constructor arguments."""
 
     payload = {"format": "sketch2shape.sketch_encoder", "version": 1, "net_args": net_args, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    return save_release_file(payload, path)
 
 
 def pretrained_available(name: str | None = None) -> bool:

@@ -50,6 +50,23 @@ def test_release_files_round_trip(tmp_path: Path) -> None:
     assert net.framing == "ink_box" and not any(p.requires_grad for p in net.parameters())
 
 
+def test_a_release_file_is_reproducible_and_left_alone_when_unchanged(tmp_path: Path) -> None:
+    """The same model exports to the same bytes wherever it is written, a file that already holds
+    it is not rewritten, and a changed model replaces it."""
+    import os
+
+    deepsdf, _, _ = tiny_models()
+    first, second = export_deepsdf(deepsdf, tmp_path / "a" / "deepsdf.pt"), export_deepsdf(deepsdf, tmp_path / "b" / "deepsdf.pt")
+    assert first.read_bytes() == second.read_bytes() and b".tmp" not in first.read_bytes()
+    os.utime(first, (1_000_000_000, 1_000_000_000))
+    export_deepsdf(deepsdf, first)
+    assert first.stat().st_mtime == 1_000_000_000  # same values: not rewritten
+    with torch.no_grad():
+        deepsdf.latents.weight[0, 0] += 1.0
+    export_deepsdf(deepsdf, first)
+    assert first.stat().st_mtime != 1_000_000_000 and torch.equal(load_deepsdf_file(first).latents.weight, deepsdf.latents.weight)
+
+
 def test_files_that_are_not_matching_checkpoints_are_named(tmp_path: Path) -> None:
     deepsdf, encoder, args = tiny_models()
     export_sketch_encoder(encoder, args, tmp_path / "encoder.pt")
