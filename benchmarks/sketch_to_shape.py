@@ -321,8 +321,12 @@ def main() -> None:
 
 
 def portable_command(argv: list[str], args: argparse.Namespace) -> str:
-    """The command line as the summary and the model card record it: the data folder as ``<data>``
-    and ``--out`` left out, so no path of the machine it ran on is written into the repository."""
+    """The command line as the summary and the model card record it: the data folder as ``<data>``,
+    ``--out`` left out and other folders under ``$SKETCH2SHAPE_ROOT`` or ``~`` written so
+    (:func:`sketch2shape.utils.run_records.portable_command`), so no path of the machine it ran on
+    is written into the repository."""
+    from sketch2shape.utils.run_records import portable_command as without_machine_folders
+
     data_dir = str(Path(args.data_dir))  # as typed, without a trailing slash
     words, skip = [], False
     for word in argv:
@@ -337,7 +341,7 @@ def portable_command(argv: list[str], args: argparse.Namespace) -> str:
         if word == data_dir or word.startswith(data_dir + "/"):
             word = "<data>" + word[len(data_dir):]
         words.append(word)
-    return "python " + " ".join(words)
+    return "python " + without_machine_folders(words)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

@@ -217,27 +217,6 @@ def release_stages(run_dir: Path, data: str, real_chairs: Path | str = REAL_CHAI
     ]
 
 
-def portable_command(argv: Sequence[str], environ: dict[str, str] | None = None) -> str:
-    """A command line as a model card records it: the folder named by ``$SKETCH2SHAPE_ROOT`` (the
-    data and runs folder) written as that variable and the home folder as ``~``, so the card names
-    no folder of the machine it was trained on. ``argv``: the words, program first."""
-    environ = dict(os.environ if environ is None else environ)
-    swaps = []
-    if environ.get("SKETCH2SHAPE_ROOT"):
-        swaps.append((str(Path(environ["SKETCH2SHAPE_ROOT"]).expanduser().resolve()), "$SKETCH2SHAPE_ROOT"))
-        swaps.append((environ["SKETCH2SHAPE_ROOT"].rstrip("/"), "$SKETCH2SHAPE_ROOT"))
-    if environ.get("HOME") and environ["HOME"] not in ("/", ""):
-        swaps.append((environ["HOME"].rstrip("/"), "~"))
-    words = []
-    for word in argv:
-        for folder, name in swaps:
-            if word == folder or word.startswith(folder + "/") or ("=" + folder) in word:
-                word = word.replace(folder, name, 1)
-                break
-        words.append(word)
-    return " ".join(words)
-
-
 def train_release(args: argparse.Namespace) -> None:
     """Train the release models on the built-in data and export them with a model card."""
     import platform
@@ -258,6 +237,8 @@ def train_release(args: argparse.Namespace) -> None:
     for stage in stages:
         timings[stage.name] = run_stage(stage, run_dir, [*common, *stage_overrides(stage.name, args.set)], tag="release").seconds or 0.0
     out = Path(args.out) if args.out else release.folder
+    from sketch2shape.utils.run_records import portable_command
+
     command = portable_command(["sketch2shape", "train-release", *sys.argv[2:]])
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     paths = export_release(run_dir / "train_deepsdf" / "checkpoints" / "last.ckpt", run_dir / "train_sketch_encoder" / "checkpoints" / "last.ckpt",

@@ -57,7 +57,7 @@ def test_an_unknown_release_data_config_is_named():
 
 def test_the_recorded_release_command_names_no_folder_of_the_machine():
     """The model card's command: $SKETCH2SHAPE_ROOT and ~ instead of the folders they name."""
-    from sketch2shape.cli import portable_command
+    from sketch2shape.utils.run_records import portable_command
 
     environ = {"SKETCH2SHAPE_ROOT": "/srv/someone/s2s/", "HOME": "/home/someone"}
     argv = ["sketch2shape", "train-release", "--data", "chair_mix", "--data-dir", "/srv/someone/s2s/data", "--log-dir=/srv/someone/s2s/logs",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -88,3 +89,24 @@ def describe_training(summary: dict) -> str:
     if reason == "max_time" and summary.get("max_time_s") is not None:
         text += f" (trainer.max_time: {timedelta(seconds=round(summary['max_time_s']))})"
     return text
+
+
+def portable_command(argv: Sequence[str], environ: dict[str, str] | None = None) -> str:
+    """A command line as a model card records it: the folder named by ``$SKETCH2SHAPE_ROOT`` (the
+    data and runs folder) written as that variable and the home folder as ``~``, so the card names
+    no folder of the machine it was trained on. ``argv``: the words, program first."""
+    environ = dict(os.environ if environ is None else environ)
+    swaps = []
+    if environ.get("SKETCH2SHAPE_ROOT"):
+        swaps.append((str(Path(environ["SKETCH2SHAPE_ROOT"]).expanduser().resolve()), "$SKETCH2SHAPE_ROOT"))
+        swaps.append((environ["SKETCH2SHAPE_ROOT"].rstrip("/"), "$SKETCH2SHAPE_ROOT"))
+    if environ.get("HOME") and environ["HOME"] not in ("/", ""):
+        swaps.append((environ["HOME"].rstrip("/"), "~"))
+    words = []
+    for word in argv:
+        for folder, name in swaps:
+            if word == folder or word.startswith(folder + "/") or ("=" + folder) in word:
+                word = word.replace(folder, name, 1)
+                break
+        words.append(word)
+    return " ".join(words)

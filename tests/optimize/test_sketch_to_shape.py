@@ -232,8 +232,8 @@ def test_an_unseen_procedural_chair_from_an_untold_view_matches_its_sketch() -> 
     from sketch2shape.data.preprocess.mesh import normalize_mesh
     from sketch2shape.data.procedural import generate_chair
     from sketch2shape.data.user_sketch import Framing, normalize_sketch
-    from sketch2shape.pretrained import pretrained_model
     from sketch2shape.optimize.sketch_to_shape import sketch_to_shape_from_files
+    from sketch2shape.pretrained import pretrained_model
 
     ids = [f"chair_{i:05d}" for i in range(1152)]
     splits = make_splits(ids, split_counts({"train": 1024, "val": 64, "test": 64}), 42)
