@@ -45,6 +45,9 @@ SIDE = (90.0, 10.0)
 
 
 STATE: dict = {}  # the method, for the worker processes (forked after it is loaded)
+SEARCH_RULES = {"off": False, "mirror": {"neighbours": 0, "mirror": True}}
+"""``--search``: the method's code search (``default``), none (``off``: the encoder's shape), or
+the encoder's code against the mirrored drawing's only (``mirror``)."""
 
 
 def load_method(args):
@@ -52,7 +55,10 @@ def load_method(args):
     from sketch2shape.pretrained import pretrained_model
 
     files = pretrained_model(args.model).files()
-    return sketch_to_shape_from_files(args.deepsdf or files["deepsdf"], args.encoder or files["sketch_encoder"], device="cpu")
+    config = {"search": SEARCH_RULES[args.search]} if args.search != "default" else {}
+    if args.mesh_level is not None:
+        config["mesh"] = {"level": args.mesh_level}
+    return sketch_to_shape_from_files(args.deepsdf or files["deepsdf"], args.encoder or files["sketch_encoder"], device="cpu", config=config)
 
 
 def answer(method, sketch: np.ndarray) -> tuple[dict, object]:
@@ -191,6 +197,8 @@ def main() -> None:
     parser.add_argument("--reference-data", type=Path, default=None, help="dataset whose train chairs set the diversity scale (default: --synthetic-data)")
     parser.add_argument("--model", default=None, help="the pretrained model by name (default: the package's default)")
     parser.add_argument("--workers", type=int, default=2, help="processes answering drawings (1 torch thread each)")
+    parser.add_argument("--mesh-level", type=float, default=None, help="MeshSettings.level of the answers (default: the method's)")
+    parser.add_argument("--search", choices=["default", *SEARCH_RULES], default="default", help="the code search: the method's, off, or the mirrored drawing only")
     parser.add_argument("--deepsdf", type=Path, default=None)
     parser.add_argument("--encoder", type=Path, default=None)
     parser.add_argument("--sheet", type=int, default=48, help="drawings on the contact sheet")
