@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -514,9 +515,9 @@ def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
     from sketch2shape.data.user_sketch import Framing, SketchInputError, dataset_framing, normalize_sketch
     from sketch2shape.models.checkpoints import load_deepsdf
     from sketch2shape.models.siamese_module import load_siamese
-    from sketch2shape.optimize.reconstruct import MeshSettings, mesh_latent
+    from sketch2shape.optimize.reconstruct import mesh_latent
     from sketch2shape.optimize.sketch import RetrievalIndex, reconstruct_from_sketch, sketch_optimization_settings
-    from sketch2shape.optimize.sketch_to_shape import DEFAULT_MESH_RESOLUTION
+    from sketch2shape.optimize.sketch_to_shape import ANSWER_MESH
     from sketch2shape.render.camera import Camera, cameras_from_json
     from sketch2shape.utils.device import resolve_device
     from sketch2shape.utils.io import save_image
@@ -556,7 +557,7 @@ def reconstruct_from_mean(args: argparse.Namespace, gray) -> None:
         raise SystemExit(f"error: {err}") from None
     settings = sketch_optimization_settings(args.steps, args.silhouette_weight)
     result = reconstruct_from_sketch(sketch, camera, model, siamese, settings.optim, settings.tracing, settings.resolution, index=index, loss=settings.loss)
-    mesh = mesh_latent(model, result.latent, MeshSettings(resolution=args.resolution or DEFAULT_MESH_RESOLUTION))
+    mesh = mesh_latent(model, result.latent, dataclasses.replace(ANSWER_MESH, resolution=args.resolution or ANSWER_MESH.resolution))
     out = Path(args.out)
     write_mesh_or_exit(out, mesh)
     turntable = [render_mesh(mesh, Camera(azimuth_deg=a, elevation_deg=20.0, resolution=192)) for a in range(0, 360, 45)]

@@ -43,7 +43,7 @@ PRETRAINED_MODELS: dict[str, PretrainedModel] = {
     )
 }
 """The release models by name (``sketch2shape reconstruct --model NAME``, the app's ``model``)."""
-DEFAULT_MODEL = "procedural"
+DEFAULT_MODEL = "chairs"
 """The model used when none is named."""
 
 
