@@ -98,7 +98,7 @@ def test_plain_and_find_config_error():
 
 # --- every from_config helper uses it ----------------------------------------------------------------
 @pytest.mark.parametrize(("build", "message"), [
-    ("mesh", r"unknown mesh key 'resolutoin' \(did you mean 'resolution'\?\); accepted: batch_size, coarse_to_fine, margin, resolution, strides"),
+    ("mesh", r"unknown mesh key 'resolutoin' \(did you mean 'resolution'\?\); accepted: batch_size, coarse_to_fine, level, margin, resolution, strides"),
     ("optim", r"unknown optim key 'lr_dacay' \(did you mean 'lr_decay'\?\)"),
     ("render", r"unknown render key 'max_step' \(did you mean 'max_steps'\?\); accepted: bound, .*max_steps, .*resolution"),
     ("pairs", r"unknown pairs key 'shard_sise' \(did you mean 'shard_size'\?\)"),
