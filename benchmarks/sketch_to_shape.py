@@ -34,6 +34,7 @@ python benchmarks/sketch_to_shape.py --data-dir data --model chairs --real-limit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import sys
@@ -241,22 +242,22 @@ def main() -> None:
     parser.add_argument("--refine-every", type=int, default=3, help="refine one in N sketches of each set (all: 1; none: 0)")
     parser.add_argument("--sdf-fit", type=int, default=8, help="procedural and real_test shapes (each) that get the SDF-fit upper bound")
     parser.add_argument("--mesh", type=int, default=96, help="marching cubes grid of every scored mesh")
-    parser.add_argument("--mesh-level", type=float, default=None, help="SDF level meshed for the answers (default: the method's, DEFAULT_MESH_LEVEL)")
+    parser.add_argument("--mesh-level", type=float, default=None, help="SDF level meshed for the answers (default: the method's, ANSWER_MESH)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sketch_to_shape"))
     parser.add_argument("--model-card", action="store_true", help="write the table into the package's model card")
     args = parser.parse_args()
 
-    from sketch2shape.optimize.meshing import MeshSettings
-    from sketch2shape.optimize.sketch_to_shape import DEFAULT_MESH_LEVEL, RefineSettings, sketch_to_shape_from_files
+    from sketch2shape.optimize.sketch_to_shape import ANSWER_MESH, RefineSettings, sketch_to_shape_from_files
     from sketch2shape.pretrained import pretrained_model
 
     torch.set_num_threads(1)
     began = time.perf_counter()
     files = pretrained_model(args.model).files()
+    answer_mesh = dataclasses.replace(ANSWER_MESH, resolution=args.mesh, **({} if args.mesh_level is None else {"level": args.mesh_level}))
     method = sketch_to_shape_from_files(args.deepsdf_ckpt or files["deepsdf"], args.encoder_ckpt or files["sketch_encoder"], "cpu",
-                                        refine=RefineSettings(steps=args.steps), mesh=MeshSettings(resolution=args.mesh, level=DEFAULT_MESH_LEVEL if args.mesh_level is None else args.mesh_level))
+                                        refine=RefineSettings(steps=args.steps), mesh=answer_mesh)
     pairs_dir = Path(args.pairs_dir or Path(args.data_dir) / f"{args.data}_sketch_pairs")
     try:
         features, rows = retrieval_index(method.encoder, pairs_dir)

@@ -26,7 +26,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from sketch2shape.metrics.lines import framed_points, line_chamfer, thin, unexplained_strokes  # noqa: F401  (defined there)
+from sketch2shape.metrics.lines import framed_points, line_chamfer, line_scores, thin, unexplained_strokes  # noqa: F401  (defined there)
 from sketch2shape.optimize.sketch_to_shape import mesh_pieces
 from sketch2shape.render.camera import Camera
 from sketch2shape.render.mesh_raycast import answer_lines
@@ -60,5 +60,5 @@ def agreement(sketch: np.ndarray, mesh: trimesh.Trimesh, camera: Camera, crease_
     """The answer ``mesh`` against ``sketch`` (uint8 (R, R), ink < 128, the method's input form)
     from the ``camera`` the method chose (rendered at the sketch's resolution)."""
     lines = answer_lines(mesh, camera.with_resolution(sketch.shape[0]), crease_angle_deg)
-    return Agreement(line_chamfer=line_chamfer(sketch < 128, lines), pieces=mesh_pieces(mesh)[0], symmetry=symmetry(mesh),
-                     unexplained=unexplained_strokes(sketch < 128, lines))
+    chamfer, unexplained = line_scores(sketch < 128, lines)
+    return Agreement(line_chamfer=chamfer, pieces=mesh_pieces(mesh)[0], symmetry=symmetry(mesh), unexplained=unexplained)

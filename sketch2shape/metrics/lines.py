@@ -44,13 +44,21 @@ def directed_line_distances(drawing_ink: np.ndarray, lines: np.ndarray) -> tuple
     return cKDTree(b).query(a)[0], cKDTree(a).query(b)[0]
 
 
+def line_scores(drawing_ink: np.ndarray, lines: np.ndarray, quantile: float = 0.9) -> tuple[float, float]:
+    """``(line chamfer, unexplained strokes)`` of two line images from one nearest-neighbour pass
+    (:func:`directed_line_distances`): the symmetric mean distance (:func:`line_chamfer`) and the
+    ``quantile`` of the drawing-to-lines distances (:func:`unexplained_strokes`), frame units;
+    ``(inf, inf)`` when either image has no line."""
+    to_lines, to_drawing = directed_line_distances(drawing_ink, lines)
+    if not len(to_lines):
+        return float("inf"), float("inf")
+    return float(0.5 * (to_lines.mean() + to_drawing.mean())), float(np.quantile(to_lines, quantile))
+
+
 def line_chamfer(drawing_ink: np.ndarray, lines: np.ndarray) -> float:
     """Symmetric mean distance between two line images (bool (H, W) each, any sizes; module
     docstring), in units of each one's bounding square; ``inf`` when either has no line."""
-    to_lines, to_drawing = directed_line_distances(drawing_ink, lines)
-    if not len(to_lines):
-        return float("inf")
-    return float(0.5 * (to_lines.mean() + to_drawing.mean()))
+    return line_scores(drawing_ink, lines)[0]
 
 
 def unexplained_strokes(drawing_ink: np.ndarray, lines: np.ndarray, quantile: float = 0.9) -> float:
@@ -58,5 +66,4 @@ def unexplained_strokes(drawing_ink: np.ndarray, lines: np.ndarray, quantile: fl
     of the drawing-to-lines distances (frame units; ``inf`` when either has no line). The mean
     (:func:`line_chamfer`) hides a part the answer lacks, e.g. a drawn five-star base under a
     four-legged answer, when the rest matches; a high quantile does not."""
-    to_lines, _ = directed_line_distances(drawing_ink, lines)
-    return float(np.quantile(to_lines, quantile)) if len(to_lines) else float("inf")
+    return line_scores(drawing_ink, lines, quantile)[1]

@@ -46,10 +46,12 @@ def build_decoder(settings: dict[str, Any] | None) -> nn.Module:
         raise ValueError(f"model.decoder (kind {kind}): {err}") from None
 
 
-def clamped_l1(pred: torch.Tensor, target: torch.Tensor, clamp: float) -> torch.Tensor:
-    """Mean ``|clamp(pred) - clamp(target)|`` over all elements (DeepSDF's loss, Park et al. 2019,
-    eq. 4; ``clamp`` in the SDF's units, 0.1 in the paper)."""
-    return (pred.clamp(-clamp, clamp) - target.clamp(-clamp, clamp)).abs().mean()
+def clamped_l1(pred: torch.Tensor, target: torch.Tensor, clamp: float, dim: int | None = None) -> torch.Tensor:
+    """Mean ``|clamp(pred) - clamp(target)|`` over all elements, or over ``dim`` only (one value per
+    remaining index, e.g. per shape of a ``(B, P)`` batch) (DeepSDF's loss, Park et al. 2019, eq. 4;
+    ``clamp`` in the SDF's units, 0.1 in the paper). ``target`` broadcasts against ``pred``."""
+    error = (pred.clamp(-clamp, clamp) - target.clamp(-clamp, clamp)).abs()
+    return error.mean() if dim is None else error.mean(dim=dim)
 
 
 class LatentTable:
