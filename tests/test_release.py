@@ -55,13 +55,14 @@ def test_an_unknown_release_data_config_is_named():
         release_stages(Path("run"), "chair_mixx")
 
 
-def test_the_recorded_release_command_names_no_folder_of_the_machine():
+def test_the_recorded_release_command_names_no_folder_of_the_machine(tmp_path: Path):
     """The model card's command: $SKETCH2SHAPE_ROOT and ~ instead of the folders they name."""
     from sketch2shape.utils.run_records import portable_command
 
-    environ = {"SKETCH2SHAPE_ROOT": "/srv/someone/s2s/", "HOME": "/home/someone"}
-    argv = ["sketch2shape", "train-release", "--data", "chair_mix", "--data-dir", "/srv/someone/s2s/data", "--log-dir=/srv/someone/s2s/logs",
-            "--out", "/home/someone/release", "--set", "train_deepsdf:trainer.max_epochs=2"]
+    root, home = tmp_path / "s2s", tmp_path / "home"
+    environ = {"SKETCH2SHAPE_ROOT": f"{root}/", "HOME": str(home)}
+    argv = ["sketch2shape", "train-release", "--data", "chair_mix", "--data-dir", str(root / "data"), f"--log-dir={root / 'logs'}",
+            "--out", str(home / "release"), "--set", "train_deepsdf:trainer.max_epochs=2"]
     assert portable_command(argv, environ) == ("sketch2shape train-release --data chair_mix --data-dir $SKETCH2SHAPE_ROOT/data "
                                                "--log-dir=$SKETCH2SHAPE_ROOT/logs --out ~/release --set train_deepsdf:trainer.max_epochs=2")
     assert portable_command(argv[:4], {}) == "sketch2shape train-release --data chair_mix"
